@@ -1,0 +1,48 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+# Both create .venv with python3 -m venv when it is missing and install the package with its test extras.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test lint typecheck contracts pytest browser benchmark clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	rm -rf demo
+	SECRETOME_HOME=demo $(BIN)/secretome demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src tests benchmarks
+
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
+# pytest on SQLite always, and again on PostgreSQL when DATABASE_URL is set.
+pytest: $(STAMP)
+	env -u DATABASE_URL $(BIN)/pytest -q
+	@if [ -n "$$DATABASE_URL" ]; then echo "== pytest on PostgreSQL"; $(BIN)/pytest -q; fi
+
+test: lint typecheck contracts pytest
+
+browser: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,browser]'
+	SECRETOME_BROWSER_TESTS=1 $(BIN)/pytest -q tests/browser
+
+benchmark: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) demo build src/*.egg-info

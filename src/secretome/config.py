@@ -1,0 +1,68 @@
+"""Where Secretome keeps its data, and how it finds its settings.
+
+Every setting is read from the environment so that one installed package serves a laptop demo and a
+multi-user PostgreSQL site alike. The settings are documented in ``docs/settings.md`` (a test keeps the
+two in step).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+#: Environment variables Secretome reads, with what each one does. ``docs/settings.md`` documents each.
+SETTINGS: dict[str, str] = {
+    "SECRETOME_HOME": "Data directory (database, secret key, raw files, certificates). Default ~/.secretome.",
+    "DATABASE_URL": "PostgreSQL URL (postgres://user:password@host:port/name); SQLite in the data directory when unset.",
+    "SECRETOME_DEBUG": "1 turns on Django debug pages. Never on a production site.",
+    "SECRETOME_ALLOWED_HOSTS": "Comma-separated host names the web app answers to. Default localhost,127.0.0.1.",
+    "SECRETOME_SECURE_COOKIES": "0 sends session and CSRF cookies over plain HTTP to hosts other than localhost. Default 1.",
+    "SECRETOME_SESSION_IDLE_MINUTES": "Minutes of inactivity after which a web session ends. Default 30.",
+    "SECRETOME_SIGNING_LOCKOUT": "Failed password attempts (login or signing) before an account is locked. Default 5.",
+}
+
+SECRET_KEY_FILE = "secret_key"
+
+
+class NotInitialisedError(RuntimeError):
+    """The data directory has not been initialised with ``secretome init``."""
+
+
+def data_directory() -> Path:
+    """Return the data directory: ``$SECRETOME_HOME`` or ``~/.secretome``, as an absolute path."""
+    raw = os.environ.get("SECRETOME_HOME")
+    return (Path(raw) if raw else Path.home() / ".secretome").expanduser().resolve()
+
+
+def read_secret_key(home: Path) -> str:
+    """Read the secret key kept in ``home``; raise :class:`NotInitialisedError` when it is missing."""
+    path = home / SECRET_KEY_FILE
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise NotInitialisedError(
+            f"{home} is not a Secretome data directory (no {SECRET_KEY_FILE}); run `secretome init` first"
+        ) from None
+
+
+def ensure_secret_key(home: Path) -> bool:
+    """Create the data directory and its secret key if missing. Return True when a key was created."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "static").mkdir(exist_ok=True)
+    path = home / SECRET_KEY_FILE
+    if path.exists():
+        return False
+    # Owner-only permissions: the key signs sessions and CSRF tokens.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_urlsafe(50))
+    return True
+
+
+def flag(name: str, default: bool) -> bool:
+    """Read a boolean environment setting ("1"/"0", "true"/"false")."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}

@@ -1,0 +1,1 @@
+"""Persistence: Django models grouped by bounded context. Only ``secretome.services`` writes them."""

@@ -1,0 +1,1 @@
+"""Core records: the audit trail and API tokens."""

@@ -1,0 +1,1 @@
+"""Donor-to-lot genealogy records."""

@@ -1,0 +1,1 @@
+"""Instrument imports: raw files and the measurements they produced."""

@@ -1,0 +1,1 @@
+"""Specifications, results, lot disposition, signatures and certificates."""

@@ -1,0 +1,1 @@
+"""Instrument readers: vendor export bytes in, typed tidy measurements out."""

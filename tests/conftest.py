@@ -1,0 +1,123 @@
+"""Shared fixtures: users per role, logged-in clients with CSRF enforced, a command-line runner."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+from typer.testing import CliRunner
+
+PASSWORD = "correct-horse-battery"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("SECRETOME_BROWSER_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="browser tests are opt-in: make browser (SECRETOME_BROWSER_TESTS=1)")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _audit_triggers(request: pytest.FixtureRequest) -> Any:
+    """Tests that commit to the database get the append-only triggers at the start, even when an earlier test
+    dropped them, and lose them at the end so that the test database can be emptied for the next test."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction", False)) or any(
+        name in request.fixturenames for name in ("transactional_db", "live_server", "run_cli")
+    )
+    if not transactional:
+        yield
+        return
+    from django.db import connection
+
+    from secretome.db.core import triggers
+
+    request.getfixturevalue("transactional_db")
+    triggers.install(connection)
+    yield
+    triggers.remove(connection)
+
+
+@pytest.fixture
+def make_user(db: Any) -> Callable[..., Any]:
+    """Create a user with a role through the service layer (the first one is the system's admin)."""
+    from secretome.services import users
+    from secretome.services.audit import SYSTEM_ACTOR
+
+    state: dict[str, Any] = {}
+
+    def make(username: str, role: str, full_name: str | None = None) -> Any:
+        if "admin" not in state:
+            state["admin"] = users.add_user(
+                SYSTEM_ACTOR,
+                "test admin",
+                username="root-admin",
+                full_name="Root Admin",
+                role="admin",
+                password=PASSWORD,
+            )
+            if username == "root-admin":
+                return state["admin"]
+        return users.add_user(
+            state["admin"],
+            "test fixture",
+            username=username,
+            full_name=full_name or username.title(),
+            role=role,
+            password=PASSWORD,
+        )
+
+    return make
+
+
+@pytest.fixture
+def analyst(make_user: Callable[..., Any]) -> Any:
+    return make_user("ana", "analyst", "Ana Analyst")
+
+
+@pytest.fixture
+def reviewer(make_user: Callable[..., Any]) -> Any:
+    return make_user("rey", "reviewer", "Rey Reviewer")
+
+
+@pytest.fixture
+def qa_user(make_user: Callable[..., Any]) -> Any:
+    return make_user("quinn", "qa", "Quinn QA")
+
+
+@pytest.fixture
+def admin_user(make_user: Callable[..., Any]) -> Any:
+    return make_user("root-admin", "admin")
+
+
+@pytest.fixture
+def client_for(db: Any) -> Callable[[Any], Client]:
+    """A logged-in Django test client that enforces CSRF, like a browser."""
+
+    def make(user: Any) -> Client:
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def cli() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def run_cli(cli: CliRunner, transactional_db: Any) -> Callable[..., Any]:
+    """Run a ``secretome`` command in-process against the test database."""
+    from secretome.cli import app
+
+    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Any:
+        return cli.invoke(app, list(args), input=input, env=env, catch_exceptions=False)
+
+    return run
