@@ -12,7 +12,7 @@ import sys
 import typer
 
 from secretome import __version__
-from secretome.cli import audit, users
+from secretome.cli import analyze, audit, lot, users
 from secretome.cli.common import JSON_OPTION, console, emit, fail, setup_django
 
 app = typer.Typer(
@@ -24,6 +24,10 @@ app = typer.Typer(
 )
 app.add_typer(users.app, name="user")
 app.add_typer(audit.app, name="audit")
+app.add_typer(analyze.app, name="analyze")
+app.add_typer(lot.app, name="lot")
+
+# Modules below register their commands on the groups above when imported.
 
 
 @app.command("init")
