@@ -13,7 +13,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -38,7 +38,7 @@ pytest: $(STAMP)
 test: lint typecheck contracts pytest
 
 browser: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,browser]'
+	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[test,browser]'
 	SECRETOME_BROWSER_TESTS=1 $(BIN)/pytest -q tests/browser
 
 benchmark: $(STAMP)
