@@ -1,0 +1,116 @@
+"""Checking and arranging assay data: preparations, doses and responses as arrays, the reference first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+FloatArray = NDArray[np.float64]
+
+TRANSFORMS: dict[str, Callable[[FloatArray], FloatArray]] = {
+    "none": lambda y: y,
+    "ln": np.log,
+    "log10": np.log10,
+    "sqrt": np.sqrt,
+    "square": np.square,
+}
+"""Response transformations of Ph. Eur. 5.3 (section 3.1.3) by name."""
+
+
+@dataclass(frozen=True)
+class AssayData:
+    """Observations of one assay, checked: the reference is ``preparations[0]``."""
+
+    preparations: tuple[str, ...]
+    preparation_index: NDArray[np.intp]
+    dose: FloatArray
+    response: FloatArray
+
+    @property
+    def reference(self) -> str:
+        """The reference (standard) preparation."""
+        return self.preparations[0]
+
+    @property
+    def tests(self) -> tuple[str, ...]:
+        """The test preparations, in the order they first appear in the data."""
+        return self.preparations[1:]
+
+    def doses_of(self, index: int) -> FloatArray:
+        """The distinct doses of preparation ``index``, ascending."""
+        return np.unique(self.dose[self.preparation_index == index])
+
+
+def arrange(
+    preparation: Sequence[str] | ArrayLike,
+    dose: ArrayLike,
+    response: ArrayLike,
+    reference: str,
+    *,
+    min_doses: int,
+    allow_zero_dose: bool = False,
+) -> AssayData:
+    """Check and arrange observations; raise ``ValueError`` naming what is wrong.
+
+    ``min_doses`` is the number of distinct doses every preparation needs for the model.
+    """
+    labels = np.asarray(preparation, dtype=str)
+    dose_array = np.asarray(dose, dtype=float)
+    response_array = np.asarray(response, dtype=float)
+    if not (labels.shape == dose_array.shape == response_array.shape) or labels.ndim != 1:
+        raise ValueError("preparation, dose and response must be one-dimensional and of equal length")
+    if labels.size == 0:
+        raise ValueError("preparation: no observations")
+    if not np.all(np.isfinite(dose_array)):
+        raise ValueError("dose: every dose must be a finite number")
+    if not np.all(np.isfinite(response_array)):
+        raise ValueError("response: every response must be a finite number")
+    if allow_zero_dose:
+        if np.any(dose_array < 0):
+            raise ValueError("dose: doses must not be negative")
+    elif np.any(dose_array <= 0):
+        raise ValueError("dose: doses must be positive (the model works on log dose)")
+    names = list(dict.fromkeys(labels.tolist()))
+    if reference not in names:
+        raise ValueError(
+            f"reference: no preparation named {reference!r} in the data (found: {', '.join(names)})"
+        )
+    ordered = (reference, *[n for n in names if n != reference])
+    if len(ordered) < 2:
+        raise ValueError(
+            "preparation: the data hold only the reference; at least one test preparation is needed"
+        )
+    index = np.array([ordered.index(label) for label in labels.tolist()], dtype=np.intp)
+    data = AssayData(ordered, index, dose_array, response_array)
+    for i, name in enumerate(ordered):
+        doses = data.doses_of(i)
+        if allow_zero_dose:
+            doses = doses[doses > 0]
+        if doses.size < min_doses:
+            raise ValueError(
+                f"preparation {name!r} has {doses.size} dose(s); this model needs at least {min_doses}"
+            )
+    return data
+
+
+def transform_response(response: FloatArray, transform: str) -> FloatArray:
+    """Apply a named response transformation, refusing values it cannot take."""
+    if transform not in TRANSFORMS:
+        raise ValueError(f"transform must be one of {', '.join(TRANSFORMS)}, not {transform!r}")
+    if transform in ("ln", "log10") and np.any(response <= 0):
+        raise ValueError(f"transform {transform!r}: responses must be positive")
+    if transform == "sqrt" and np.any(response < 0):
+        raise ValueError("transform 'sqrt': responses must not be negative")
+    return TRANSFORMS[transform](response)
+
+
+def factor_codes(values: Sequence[object] | ArrayLike, name: str, size: int) -> NDArray[np.intp]:
+    """Integer codes of a design factor (block, row, column), checked for length."""
+    array = np.asarray(values).astype(str)
+    if array.shape != (size,):
+        raise ValueError(f"{name}: one value per observation is needed ({size})")
+    _, codes = np.unique(array, return_inverse=True)
+    return codes.astype(np.intp)
