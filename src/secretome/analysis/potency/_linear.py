@@ -32,7 +32,9 @@ def ols(design: FloatArray, y: FloatArray) -> LinearFit:
     """Least squares of ``y`` on the columns of ``design`` (which may be rank-deficient)."""
     coefficients, _, rank, _ = np.linalg.lstsq(design, y, rcond=None)
     residual = y - design @ coefficients
-    return LinearFit(design, np.asarray(coefficients, dtype=np.float64), float(residual @ residual), int(rank))
+    return LinearFit(
+        design, np.asarray(coefficients, dtype=np.float64), float(residual @ residual), int(rank)
+    )
 
 
 def dummies(codes: NDArray[np.intp], *, drop_first: bool = True) -> FloatArray:

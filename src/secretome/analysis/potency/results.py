@@ -194,14 +194,14 @@ def fieller_interval(
         return None, None, math.inf
     g = t * t * var_denominator / denominator**2
     if g >= 1.0:
-        return None, None, g
+        return None, None, float(g)
     m = numerator / denominator
     reduced = var_numerator - covariance**2 / var_denominator if var_denominator > 0 else var_numerator
     discriminant = var_numerator - 2 * m * covariance + m * m * var_denominator - g * reduced
     half = t / abs(denominator) * math.sqrt(max(discriminant, 0.0))
     centre = m - (g * covariance / var_denominator if var_denominator > 0 else 0.0)
     low, high = sorted(((centre - half) / (1 - g), (centre + half) / (1 - g)))
-    return low, high, g
+    return float(low), float(high), float(g)
 
 
 def verdict(p_value: float | None, alpha: float, *, significant_is_good: bool) -> Verdict:
