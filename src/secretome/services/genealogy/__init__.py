@@ -1,0 +1,118 @@
+"""Genealogy use cases: donors, recipes, passages, banks, policies, deviations, conditioning runs and lots.
+
+Every write takes the acting user and a reason, runs in one transaction and writes its audit event there.
+The reads answer the genealogy questions: a lot's whole chain (:func:`trace`), the lots of a donor or bank
+(:func:`lots`) and whether a lot was made from over-passage cells (:func:`passage_compliance`).
+"""
+
+from __future__ import annotations
+
+from secretome.services.genealogy._common import (
+    bank_by_code,
+    donor_by_din,
+    lot_by_number,
+    passage_by_id,
+    recipe_by_code,
+)
+from secretome.services.genealogy.culture import (
+    bank_cells,
+    bank_dict,
+    banks,
+    discard_vial,
+    growth_of,
+    lineage,
+    passage_dict,
+    passages,
+    record_harvest,
+    record_passage,
+    record_senescence,
+    senescence_of,
+    vial_dict,
+)
+from secretome.services.genealogy.donors import (
+    determine_eligibility,
+    donor_dict,
+    donors,
+    eligibility,
+    record_screening,
+    register_donor,
+)
+from secretome.services.genealogy.lots import (
+    PassageCompliance,
+    add_processing_step,
+    dose_bases_of,
+    lot_summary,
+    lots,
+    passage_compliance,
+    passage_verdict,
+    record_lot,
+    run_dict,
+    runs,
+    start_conditioning_run,
+    trace,
+)
+from secretome.services.genealogy.recipes import (
+    approve_recipe,
+    create_recipe,
+    decide_deviation,
+    deviation_dict,
+    deviations,
+    passage_limit,
+    raise_deviation,
+    recipe_dict,
+    recipes,
+    senescence_rules,
+    set_passage_policy,
+    set_senescence_rules,
+)
+
+__all__ = [
+    "PassageCompliance",
+    "add_processing_step",
+    "approve_recipe",
+    "bank_by_code",
+    "bank_cells",
+    "bank_dict",
+    "banks",
+    "create_recipe",
+    "decide_deviation",
+    "determine_eligibility",
+    "deviation_dict",
+    "deviations",
+    "discard_vial",
+    "donor_by_din",
+    "donor_dict",
+    "donors",
+    "dose_bases_of",
+    "eligibility",
+    "growth_of",
+    "lineage",
+    "lot_by_number",
+    "lot_summary",
+    "lots",
+    "passage_by_id",
+    "passage_compliance",
+    "passage_dict",
+    "passage_limit",
+    "passage_verdict",
+    "passages",
+    "raise_deviation",
+    "recipe_by_code",
+    "recipe_dict",
+    "recipes",
+    "record_harvest",
+    "record_lot",
+    "record_passage",
+    "record_screening",
+    "record_senescence",
+    "register_donor",
+    "run_dict",
+    "runs",
+    "senescence_of",
+    "senescence_rules",
+    "set_passage_policy",
+    "set_senescence_rules",
+    "start_conditioning_run",
+    "trace",
+    "vial_dict",
+]

@@ -1,0 +1,438 @@
+"""Passages, harvests, cell banks and vial inventory, senescence observations; the lineage of a passage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from secretome.db.genealogy.models import (
+    BankKind,
+    CellBank,
+    Morphology,
+    Passage,
+    SenescenceObservation,
+    Vial,
+    VialAction,
+    VialTransaction,
+)
+from secretome.domain import genealogy as rules
+from secretome.domain import growth
+from secretome.services.audit import record_event
+from secretome.services.errors import GuardFailed, ServiceError
+from secretome.services.genealogy._common import (
+    acting_user_record,
+    donor_by_din,
+    iso,
+    maybe_percent,
+    maybe_positive,
+    operator_for,
+    passage_by_id,
+    positive,
+    recipe_by_code,
+    require_lab,
+    snapshot,
+    utc,
+    vial_by_label,
+)
+from secretome.services.genealogy.donors import refuse_ineligible
+from secretome.services.genealogy.recipes import senescence_rules
+from secretome.services.users import Actor
+
+PASSAGE_FIELDS = [
+    "number",
+    "vessel",
+    "growth_area_cm2",
+    "cells_seeded",
+    "seeded_at",
+    "cells_harvested",
+    "viability_percent",
+    "harvested_at",
+    "medium_lot",
+    "supplement_lot",
+    "operator",
+]
+
+
+def passage_dict(passage: Passage) -> dict[str, Any]:
+    values = snapshot(passage, PASSAGE_FIELDS)
+    values.update(
+        id=passage.pk,
+        din=passage.donor.din,
+        parent=passage.parent_id,
+        source_vial=passage.source_vial.label if passage.source_vial is not None else None,
+        recipe=str(passage.recipe),
+    )
+    return values
+
+
+@transaction.atomic
+def record_passage(
+    actor: Actor,
+    reason: str,
+    *,
+    recipe: str,
+    vessel: str,
+    growth_area_cm2: float,
+    seeded_at: dt.datetime,
+    medium_lot: str,
+    cells_seeded: float | None = None,
+    din: str | None = None,
+    parent_id: int | None = None,
+    vial: str | None = None,
+    recipe_version: int | None = None,
+    supplement_lot: str = "",
+    operator: str | None = None,
+    cells_harvested: float | None = None,
+    viability_percent: float | None = None,
+    harvested_at: dt.datetime | None = None,
+) -> Passage:
+    """Seed a passage. Origin: isolation (``din``, P0), the harvest of ``parent_id`` (its number + 1) or a
+    thawed ``vial`` (its passage + 1; the thaw is recorded in the same transaction). The harvest may be
+    given now or later with :func:`record_harvest`."""
+    require_lab(actor)
+    user = acting_user_record(actor)
+    origins = [o for o in (din, parent_id, vial) if o is not None]
+    if len(origins) != 1:
+        raise ServiceError("origin: give exactly one of din (isolation, P0), parent passage or vial")
+    seeded_at = utc("seeded_at", seeded_at)
+    parent = source_vial = None
+    if din is not None:
+        # A P0 from a tissue digest or explant may have no seeded count: its PD is then not determined.
+        donor, number = donor_by_din(din), 0
+    elif parent_id is not None:
+        parent = passage_by_id(parent_id)
+        donor, number = parent.donor, parent.number + 1
+        if parent.cells_harvested is None or parent.harvested_at is None:
+            raise GuardFailed(
+                f"passage #{parent.pk} (P{parent.number}) has no harvest recorded; record it first"
+            )
+        if seeded_at < parent.harvested_at:
+            raise ServiceError(f"seeded_at: before the harvest of passage #{parent.pk}")
+    else:
+        source_vial = vial_by_label(vial or "")
+        donor, number = source_vial.bank.donor, source_vial.passage_number + 1
+    refuse_ineligible(donor, "culture")
+    if din is None and cells_seeded is None:
+        raise ServiceError("cells_seeded: required for a passage seeded from counted cells")
+    if not medium_lot.strip():
+        raise ServiceError("medium_lot: record the medium lot")
+    passage = Passage.objects.create(
+        donor=donor,
+        number=number,
+        parent=parent,
+        source_vial=None,
+        recipe=recipe_by_code(recipe, recipe_version),
+        vessel=vessel.strip() or "unspecified",
+        growth_area_cm2=positive("growth_area_cm2", growth_area_cm2),
+        cells_seeded=maybe_positive("cells_seeded", cells_seeded),
+        seeded_at=seeded_at,
+        medium_lot=medium_lot.strip(),
+        supplement_lot=supplement_lot.strip(),
+        operator=operator_for(user, operator),
+        recorded_at=timezone.now(),
+        recorded_by=user,
+    )
+    if source_vial is not None:
+        _leave_stock(
+            actor, reason, user, source_vial, VialAction.THAW, seeded_at, f"seeded passage #{passage.pk}"
+        )
+        passage.source_vial = source_vial
+        passage.save(update_fields=["source_vial"])
+    record_event(actor, "create", "passage", passage.pk, reason, None, passage_dict(passage))
+    if cells_harvested is not None or harvested_at is not None:
+        _harvest(actor, reason, passage, cells_harvested, viability_percent, harvested_at)
+    return passage
+
+
+@transaction.atomic
+def record_harvest(
+    actor: Actor,
+    reason: str,
+    *,
+    passage_id: int,
+    cells_harvested: float,
+    harvested_at: dt.datetime,
+    viability_percent: float | None = None,
+) -> Passage:
+    """Record the harvest of a passage, once (a correction would be a new record, not an overwrite)."""
+    require_lab(actor)
+    acting_user_record(actor)
+    return _harvest(
+        actor, reason, passage_by_id(passage_id), cells_harvested, viability_percent, harvested_at
+    )
+
+
+def _harvest(
+    actor: Actor,
+    reason: str,
+    passage: Passage,
+    cells_harvested: float | None,
+    viability_percent: float | None,
+    harvested_at: dt.datetime | None,
+) -> Passage:
+    if passage.harvested_at is not None:
+        raise ServiceError(f"passage #{passage.pk} already has its harvest recorded")
+    if harvested_at is None:
+        raise ServiceError("harvested_at: required with a harvest count")
+    harvested_at = utc("harvested_at", harvested_at)
+    if harvested_at <= passage.seeded_at:
+        raise ServiceError(f"harvested_at: must be after seeding ({iso(passage.seeded_at)})")
+    if passage.conditioning_runs.exists():
+        raise GuardFailed(f"passage #{passage.pk} was conditioned; its cells are accounted for by the lot")
+    before = passage_dict(passage)
+    passage.cells_harvested = positive("cells_harvested", cells_harvested)
+    passage.viability_percent = maybe_percent("viability_percent", viability_percent)
+    passage.harvested_at = harvested_at
+    passage.save(update_fields=["cells_harvested", "viability_percent", "harvested_at"])
+    record_event(actor, "harvest", "passage", passage.pk, reason, before, passage_dict(passage))
+    return passage
+
+
+def lineage(passage: Passage) -> list[Passage]:
+    """Every passage from isolation to ``passage``, oldest first, across banks and thaws."""
+    chain = [passage]
+    current = passage
+    while True:
+        if current.parent_id is not None:
+            current = Passage.objects.select_related("donor", "recipe", "source_vial__bank").get(
+                pk=current.parent_id
+            )
+        elif current.source_vial_id is not None:
+            current = Passage.objects.select_related("donor", "recipe", "source_vial__bank").get(
+                pk=current.source_vial.bank.source_passage_id  # type: ignore[union-attr]
+            )
+        else:
+            break
+        chain.append(current)
+    chain.reverse()
+    return chain
+
+
+def growth_of(chain: list[Passage]) -> growth.GrowthCurve:
+    """Derived growth of a lineage."""
+    return growth.growth_curve(
+        [
+            growth.PassageCounts(
+                number=p.number,
+                growth_area_cm2=p.growth_area_cm2,
+                seeded_at=p.seeded_at,
+                cells_seeded=p.cells_seeded,
+                cells_harvested=p.cells_harvested,
+                harvested_at=p.harvested_at,
+            )
+            for p in chain
+        ]
+    )
+
+
+def senescence_of(chain: list[Passage], curve: growth.GrowthCurve | None = None) -> rules.SenescenceReport:
+    """Senescence flags over a lineage under the rules in force."""
+    markers: dict[int, rules.SenescenceMarkers] = {}
+    for passage in chain:
+        observation = current_observation(passage)
+        if observation is not None:
+            markers[passage.number] = rules.SenescenceMarkers(
+                observation.sa_beta_gal_percent,
+                observation.morphology,
+                observation.p16_fold,
+                observation.p21_fold,
+            )
+    return rules.evaluate_senescence(senescence_rules(), curve or growth_of(chain), markers)
+
+
+def current_observation(passage: Passage) -> SenescenceObservation | None:
+    return (
+        SenescenceObservation.objects.filter(passage=passage, superseded_by__isnull=True)
+        .order_by("-observed_on", "-pk")
+        .first()
+    )
+
+
+@transaction.atomic
+def record_senescence(
+    actor: Actor,
+    reason: str,
+    *,
+    passage_id: int,
+    observed_on: dt.date,
+    sa_beta_gal_percent: float | None = None,
+    cells_counted: int | None = None,
+    morphology: str = "",
+    p16_fold: float | None = None,
+    p21_fold: float | None = None,
+    supersedes: int | None = None,
+) -> SenescenceObservation:
+    """Record senescence markers of a passage; a correction names the observation it supersedes."""
+    require_lab(actor)
+    user = acting_user_record(actor)
+    passage = passage_by_id(passage_id)
+    if morphology and morphology not in Morphology.values:
+        raise ServiceError(f"morphology: {morphology!r} is not one of {', '.join(Morphology.values)}")
+    if sa_beta_gal_percent is not None and cells_counted is not None and cells_counted < 200:
+        raise ServiceError("cells_counted: count at least 200 cells for SA-β-gal")
+    previous = None
+    if supersedes is not None:
+        previous = SenescenceObservation.objects.filter(pk=supersedes, passage=passage).first()
+        if previous is None or SenescenceObservation.objects.filter(supersedes=previous).exists():
+            raise ServiceError(f"supersedes: observation #{supersedes} of this passage is not current")
+    observation = SenescenceObservation.objects.create(
+        passage=passage,
+        observed_on=observed_on,
+        sa_beta_gal_percent=maybe_percent("sa_beta_gal_percent", sa_beta_gal_percent),
+        cells_counted=cells_counted,
+        morphology=morphology,
+        p16_fold=maybe_positive("p16_fold", p16_fold),
+        p21_fold=maybe_positive("p21_fold", p21_fold),
+        supersedes=previous,
+        recorded_at=timezone.now(),
+        recorded_by=user,
+    )
+    fields = ["observed_on", "sa_beta_gal_percent", "cells_counted", "morphology", "p16_fold", "p21_fold"]
+    record_event(
+        actor,
+        "create",
+        "senescence_observation",
+        observation.pk,
+        reason,
+        None if previous is None else snapshot(previous, fields),
+        {"passage": passage.pk, **snapshot(observation, fields)},
+    )
+    return observation
+
+
+def vial_dict(vial: Vial) -> dict[str, Any]:
+    last = VialTransaction.objects.filter(vial=vial).order_by("-occurred_at", "-pk").first()
+    return {
+        "label": vial.label,
+        "bank": vial.bank.code,
+        "passage_number": vial.passage_number,
+        "cpd_at_freezing": vial.cpd_at_freezing,
+        "cpd_complete": vial.cpd_complete,
+        "viable_cells": vial.viable_cells,
+        "location": vial.location,
+        "state": "in stock" if last is None else last.action,
+        "left_stock_at": None if last is None else iso(last.occurred_at),
+    }
+
+
+def bank_dict(bank: CellBank) -> dict[str, Any]:
+    values = snapshot(bank, ["code", "kind", "frozen_at", "cryoprotectant"])
+    values["din"] = bank.donor.din
+    values["source_passage"] = bank.source_passage_id
+    vials = [vial_dict(v) for v in bank.vials.order_by("label")]
+    values["vials_in_stock"] = sum(1 for v in vials if v["state"] == "in stock")
+    values["vials"] = vials
+    return values
+
+
+@transaction.atomic
+def bank_cells(
+    actor: Actor,
+    reason: str,
+    *,
+    passage_id: int,
+    kind: str,
+    vials: int,
+    cells_per_vial: float,
+    location: str,
+    frozen_at: dt.datetime,
+    cryoprotectant: str = "",
+) -> CellBank:
+    """Freeze a passage's harvest as a master or working cell bank of ``vials`` vials, each labelled with
+    passage and CPD at freezing."""
+    require_lab(actor)
+    user = acting_user_record(actor)
+    if kind not in BankKind.values:
+        raise ServiceError(f"kind: {kind!r} is not one of {', '.join(BankKind.values)}")
+    passage = passage_by_id(passage_id)
+    refuse_ineligible(passage.donor, "banking")
+    if passage.cells_harvested is None or passage.harvested_at is None:
+        raise GuardFailed(f"passage #{passage.pk} has no harvest recorded; bank harvested cells")
+    if not 1 <= vials <= 1000:
+        raise ServiceError(f"vials: between 1 and 1000, got {vials}")
+    per_vial = positive("cells_per_vial", cells_per_vial) or 0.0
+    if per_vial * vials > passage.cells_harvested * 1.0001:
+        raise ServiceError(
+            f"cells_per_vial: {vials} x {per_vial:.3g} exceeds the {passage.cells_harvested:.3g} cells harvested"
+        )
+    frozen_at = utc("frozen_at", frozen_at)
+    if frozen_at < passage.harvested_at:
+        raise ServiceError("frozen_at: before the harvest")
+    if not location.strip():
+        raise ServiceError("location: say where the vials are stored (freezer, rack, box)")
+    curve = growth_of(lineage(passage))
+    count = CellBank.objects.filter(donor=passage.donor, kind=kind).count()
+    bank = CellBank.objects.create(
+        code=f"{kind}-{passage.donor.din}-{count + 1:02d}",
+        kind=kind,
+        donor=passage.donor,
+        source_passage=passage,
+        frozen_at=frozen_at,
+        cryoprotectant=cryoprotectant.strip(),
+        created_at=timezone.now(),
+        created_by=user,
+    )
+    Vial.objects.bulk_create(
+        Vial(
+            bank=bank,
+            label=f"{bank.code}-{index:03d}",
+            passage_number=passage.number,
+            cpd_at_freezing=curve.cpd,
+            cpd_complete=curve.cpd_complete,
+            viable_cells=per_vial,
+            location=location.strip(),
+        )
+        for index in range(1, vials + 1)
+    )
+    record_event(actor, "create", "cell_bank", bank.code, reason, None, bank_dict(bank))
+    return bank
+
+
+def _leave_stock(
+    actor: Actor, reason: str, user: Any, vial: Vial, action: str, when: dt.datetime, note: str
+) -> VialTransaction:
+    if VialTransaction.objects.filter(vial=vial).exists():
+        raise GuardFailed(f"vial {vial.label} is no longer in stock; a vial is used once")
+    before = vial_dict(vial)
+    try:
+        with transaction.atomic():
+            entry = VialTransaction.objects.create(
+                vial=vial, action=action, occurred_at=when, note=note, recorded_by=user
+            )
+    except IntegrityError:
+        # Two users reached for the same vial at once: the database constraint let one through.
+        raise GuardFailed(f"vial {vial.label} is no longer in stock; a vial is used once") from None
+    record_event(actor, action, "vial", vial.label, reason, before, vial_dict(vial))
+    return entry
+
+
+@transaction.atomic
+def discard_vial(
+    actor: Actor, reason: str, *, label: str, when: dt.datetime | None = None, note: str = ""
+) -> VialTransaction:
+    """Discard a vial from the inventory (audited; the vial cannot be used afterwards)."""
+    require_lab(actor)
+    user = acting_user_record(actor)
+    vial = vial_by_label(label)
+    return _leave_stock(
+        actor, reason, user, vial, VialAction.DISCARD, utc("when", when or timezone.now()), note
+    )
+
+
+def banks(din: str | None = None) -> list[CellBank]:
+    query = CellBank.objects.select_related("donor").order_by("code")
+    if din:
+        query = query.filter(donor=donor_by_din(din))
+    return list(query)
+
+
+def passages(din: str | None = None) -> list[Passage]:
+    query = Passage.objects.select_related("donor", "recipe", "source_vial").order_by(
+        "donor__din", "seeded_at", "pk"
+    )
+    if din:
+        query = query.filter(donor=donor_by_din(din))
+    return list(query)
