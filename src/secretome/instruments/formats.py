@@ -1,0 +1,89 @@
+"""The registry entry every supported file format has, and the helpers sniffers share."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from secretome.instruments.model import InstrumentReading
+
+#: How many leading bytes a sniffer looks at.
+HEAD_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """One supported export format.
+
+    Parameters
+    ----------
+    name
+        Short identifier used with ``--format`` (``"vi-cell-blu"``).
+    family
+        One of :data:`secretome.instruments.model.FAMILIES`.
+    vendor
+        Instrument vendor and product (``"Beckman Coulter Vi-CELL BLU"``).
+    description
+        File kind and the versions tried.
+    sniff
+        ``sniff(head_text, content) -> bool``: True when the content is this format.
+    read
+        ``read(content, filename) -> InstrumentReading``.
+    """
+
+    name: str
+    family: str
+    vendor: str
+    description: str
+    sniff: Callable[[str, bytes], bool]
+    read: Callable[[bytes, str], InstrumentReading]
+
+
+def head_text(content: bytes) -> str:
+    """The file's first bytes as text: UTF-16 and UTF-8 byte-order marks honoured, latin-1 as last resort."""
+    head = content[:HEAD_BYTES]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return head.decode("utf-16", errors="replace")
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    try:
+        return head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the end of the head is not a decoding problem.
+        if exc.start >= len(head) - 4:
+            return head[: exc.start].decode("utf-8")
+        return head.decode("latin-1")
+
+
+def is_zip(content: bytes) -> bool:
+    return content[:4] == b"PK\x03\x04"
+
+
+def zip_members(content: bytes) -> list[str]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            return archive.namelist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return []
+
+
+def xlsx_head(content: bytes, rows: int = 12) -> str:
+    """The first rows of an xlsx workbook's first sheet as tab-separated text ('' when not a workbook)."""
+    if not is_zip(content) or "xl/workbook.xml" not in zip_members(content):
+        return ""
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        sheet = workbook.worksheets[0]
+        lines = []
+        for index, row in enumerate(sheet.iter_rows(values_only=True)):
+            if index >= rows:
+                break
+            lines.append("\t".join("" if cell is None else str(cell) for cell in row))
+        workbook.close()
+        return "\n".join(lines)
+    except Exception:  # a damaged workbook simply matches no xlsx format
+        return ""

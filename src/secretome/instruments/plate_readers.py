@@ -1,0 +1,57 @@
+"""Plate-reader exports, read with allotropy: Agilent BioTek Gen5 (text), Molecular Devices SoftMax Pro
+(plate-format text, ASCII or UTF-16), Tecan Magellan (xlsx), BMG LABTECH MARS (CSV) and PerkinElmer /
+Revvity EnVision (CSV).
+
+No reader is written here: allotropy does the reading and :mod:`secretome.instruments.asm` maps the result
+to one ``absorbance`` / ``fluorescence`` / ``luminescence`` row per well (analyte = wavelength) plus the
+calculated values the software exported (blank-corrected values, concentrations).
+"""
+
+from __future__ import annotations
+
+from secretome.instruments.asm import allotropy_format
+from secretome.instruments.formats import xlsx_head
+
+FAMILY = "plate_reader"
+
+
+def _gen5(head: str, content: bytes) -> bool:
+    return "Software Version\t" in head[:400] and (
+        "Plate Number" in head or "Reader Type" in head or "Gen5" in head or "Experiment File Path" in head
+    )
+
+
+def _softmax(head: str, content: bytes) -> bool:
+    return head.lstrip("\ufeff").startswith("##BLOCKS=")
+
+
+def _magellan(head: str, content: bytes) -> bool:
+    text = xlsx_head(content, rows=1)
+    return text.startswith("Well positions") or "Magellan" in text
+
+
+def _mars(head: str, content: bytes) -> bool:
+    first = head.split("\n", 1)[0]
+    return first.startswith("User:") and "Path:" in first and "Test run no." in first
+
+
+def _envision(head: str, content: bytes) -> bool:
+    return head.lstrip().startswith("Plate information") and "Measured height" in head
+
+
+FORMATS = (
+    allotropy_format("gen5", FAMILY, "Agilent BioTek Gen5", "text export, 3.x", _gen5, "AGILENT_GEN5"),
+    allotropy_format(
+        "softmax-pro",
+        FAMILY,
+        "Molecular Devices SoftMax Pro",
+        "plate-format text export, ASCII or UTF-16",
+        _softmax,
+        "MOLDEV_SOFTMAX_PRO",
+    ),
+    allotropy_format("magellan", FAMILY, "Tecan Magellan", "Excel list export", _magellan, "TECAN_MAGELLAN"),
+    allotropy_format("bmg-mars", FAMILY, "BMG LABTECH MARS", "CSV table export", _mars, "BMG_MARS"),
+    allotropy_format(
+        "envision", FAMILY, "PerkinElmer EnVision", "CSV results export", _envision, "PERKIN_ELMER_ENVISION"
+    ),
+)

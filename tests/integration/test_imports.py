@@ -1,0 +1,162 @@
+"""Importing instrument files: evidence kept, idempotent, all or nothing."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from secretome.db.core.models import AuditEvent
+from secretome.db.imports.models import InstrumentImport, InstrumentMeasurement, RawFile
+from secretome.services import imports
+from secretome.services.errors import Forbidden, ServiceError
+from tests.unit.instruments.samples import sample_bytes
+
+pytestmark = pytest.mark.django_db
+
+BLU = "cell_counter/Beckman_ViCell_BLU_example01.csv"
+
+
+@pytest.fixture(autouse=True)
+def _data_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SECRETOME_HOME", str(tmp_path))
+    return tmp_path
+
+
+def _raw_files(home: Path) -> list[Path]:
+    return [p for p in (home / "raw").rglob("*") if p.is_file()]
+
+
+def test_import_stores_raw_file_import_measurements_and_one_audit_event(analyst: Any) -> None:
+    content = sample_bytes(BLU)
+    record = imports.import_file(analyst, "culture counts", "blu.csv", content)
+    assert record.format == "vi-cell-blu"
+    assert record.imported_by == analyst
+    assert record.reader.startswith("allotropy/")
+    assert record.reader_version
+    assert record.raw_file.sha256 == hashlib.sha256(content).hexdigest()
+    assert imports.raw_content(record.raw_file) == content
+    viable = record.measurements.get(quantity="viable cell density", sample="CLB001")
+    assert viable.value == 0.75
+    assert viable.unit == "10^6 cells/mL"
+    assert record.measurements.filter(quantity="viability").count() == 10
+    event = AuditEvent.objects.get(object_type="instrument_import", object_id=str(record.pk))
+    assert event.after["sha256"] == record.raw_file.sha256
+    assert event.reason == "culture counts"
+
+
+def test_importing_the_same_bytes_again_returns_the_first_import_and_changes_nothing(analyst: Any) -> None:
+    content = sample_bytes(BLU)
+    first = imports.import_file(analyst, "counts", "blu.csv", content)
+    counts = (
+        RawFile.objects.count(),
+        InstrumentImport.objects.count(),
+        InstrumentMeasurement.objects.count(),
+    )
+    events = AuditEvent.objects.count()
+    again = imports.import_file_outcome(analyst, "counts again", "renamed.csv", content)
+    assert again.record.pk == first.pk
+    assert again.created is False
+    assert (
+        RawFile.objects.count(),
+        InstrumentImport.objects.count(),
+        InstrumentMeasurement.objects.count(),
+    ) == counts
+    assert AuditEvent.objects.count() == events
+
+
+def test_an_unreadable_file_is_refused_naming_the_file_and_stores_nothing(
+    analyst: Any, _data_directory: Path
+) -> None:
+    with pytest.raises(
+        ServiceError, match=r"^notes\.txt: not a supported instrument file; supported formats: "
+    ):
+        imports.import_file(analyst, "counts", "notes.txt", b"just some notes\n")
+    assert RawFile.objects.count() == InstrumentImport.objects.count() == 0
+    assert _raw_files(_data_directory) == []
+
+
+def test_a_failure_after_the_rows_were_written_rolls_everything_back_and_leaves_no_file(
+    analyst: Any,
+    _data_directory: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    monkeypatch.setattr(imports, "DATABASE_LIMIT_BYTES", 16)  # force the data-directory path
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk full while writing the audit event")
+
+    monkeypatch.setattr(imports, "record_event", broken)
+    events = AuditEvent.objects.count()
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
+        imports.import_file(analyst, "counts", "blu.csv", sample_bytes(BLU))
+    assert (
+        RawFile.objects.count()
+        == InstrumentImport.objects.count()
+        == InstrumentMeasurement.objects.count()
+        == 0
+    )
+    assert AuditEvent.objects.count() == events
+    assert _raw_files(_data_directory) == []
+
+
+def test_a_large_file_goes_to_the_data_directory_under_its_hash_once_committed(
+    analyst: Any,
+    _data_directory: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    monkeypatch.setattr(imports, "DATABASE_LIMIT_BYTES", 16)
+    content = sample_bytes(BLU)
+    digest = hashlib.sha256(content).hexdigest()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        record = imports.import_file(analyst, "counts", "blu.csv", content)
+        assert not (_data_directory / "raw").exists()  # nothing on disk before the commit
+    for callback in callbacks:
+        callback()
+    path = _data_directory / "raw" / digest[:2] / digest
+    assert path.read_bytes() == content
+    assert record.raw_file.stored_in == "directory"
+    assert record.raw_file.content is None
+    assert imports.raw_content(record.raw_file) == content
+    assert [p.name for p in path.parent.iterdir()] == [digest]  # no temporary file left
+
+
+def test_an_altered_stored_copy_is_detected_on_read(
+    analyst: Any,
+    _data_directory: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    monkeypatch.setattr(imports, "DATABASE_LIMIT_BYTES", 16)
+    with django_capture_on_commit_callbacks(execute=True):
+        record = imports.import_file(analyst, "counts", "blu.csv", sample_bytes(BLU))
+    path = _data_directory / "raw" / record.raw_file.sha256[:2] / record.raw_file.sha256
+    path.chmod(0o644)
+    path.write_bytes(b"tampered")
+    with pytest.raises(ServiceError, match="does not match its SHA-256"):
+        imports.raw_content(record.raw_file)
+
+
+def test_a_reviewer_may_import_but_an_admin_may_not(admin_user: Any, reviewer: Any) -> None:
+    assert imports.import_file(reviewer, "counts", "blu.csv", sample_bytes(BLU)).pk
+    with pytest.raises(Forbidden):
+        imports.import_file(
+            admin_user, "counts", "xr.txt", sample_bytes("cell_counter/Beckman_ViCell_XR_2.06_example07.txt")
+        )
+
+
+def test_an_import_needs_a_reason(analyst: Any) -> None:
+    with pytest.raises(ServiceError, match="reason"):
+        imports.import_file(analyst, "  ", "blu.csv", sample_bytes(BLU))
+
+
+def test_inspect_reads_without_writing(analyst: Any) -> None:
+    reading = imports.inspect_file(
+        "xr.txt", sample_bytes("cell_counter/Beckman_ViCell_XR_2.06_example07.txt")
+    )
+    assert reading.format == "vi-cell-xr"
+    assert RawFile.objects.count() == 0
