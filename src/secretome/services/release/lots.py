@@ -8,8 +8,6 @@ of :mod:`secretome.domain.lot_lifecycle`; :func:`lot_facts` gathers what its gua
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +18,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
-from secretome.db.genealogy.models import Deviation, DeviationKind, Lot, PassagePolicy
+from secretome.db.genealogy.models import Lot
 from secretome.db.quality.models import (
     Investigation,
     InvestigationOutcome,
@@ -32,7 +30,6 @@ from secretome.db.quality.models import (
     SpecificationAttribute,
 )
 from secretome.domain.canonical import canonical_json
-from secretome.domain.genealogy import default_limit
 from secretome.domain.lot_lifecycle import (
     RESULT_ENTRY_STATES,
     LotEvent,
@@ -48,6 +45,7 @@ from secretome.domain.signature import Meaning, record_sha256
 from secretome.domain.specification import Evaluation, Reading, Verdict, evaluate, parse_reading
 from secretome.services.audit import record_event, require_reason
 from secretome.services.errors import Forbidden, GuardFailed, NotFound, ServiceError
+from secretome.services.genealogy import passage_compliance
 from secretome.services.release.signing import (
     create_signature,
     reauthenticate,
@@ -126,49 +124,16 @@ class PassageFacts:
 
 
 def passage_facts(lot: Lot) -> PassageFacts:
-    """Was the lot made from over-passage cells, and does an approved deviation cover it?
-
-    Asks the genealogy service when it offers ``passage_compliance``; otherwise reads the passage policy
-    in force (or the built-in default of the tissue source) directly.
-    """
-    run = lot.conditioning_run
-    passage = run.passage
-    deviations = Deviation.objects.filter(kind=DeviationKind.OVER_PASSAGE).filter(
-        Q(conditioning_run=run) | Q(passage=passage)
-    )
-    approved = tuple(d.number for d in deviations if d.approved)
-    genealogy = importlib.import_module("secretome.services.genealogy") if _has_genealogy_service() else None
-    compliance = getattr(genealogy, "passage_compliance", None) if genealogy is not None else None
-    if compliance is not None:
-        answer: dict[str, Any] = compliance(lot).to_dict()
-        verdict = answer["verdict"]
-        return PassageFacts(
-            passage_number=int(verdict["passage_number"]),
-            max_passage=int(verdict["limit"]["max_passage"]),
-            over_passage=bool(answer["over_limit"]),
-            approved_deviation=bool(answer["approved_deviations"]),
-            deviations=tuple(answer["approved_deviations"]),
-            reasons=tuple(verdict.get("reasons", ())),
-        )
-    policy = (
-        PassagePolicy.objects.filter(tissue_source=lot.tissue_source, product__in=["", lot.product])
-        .order_by("-created_at", "-pk")
-        .first()
-    )
-    max_passage = policy.max_passage if policy else default_limit(lot.tissue_source).max_passage
-    over = passage.number > max_passage
+    """Was the lot made from over-passage cells, and does an approved deviation cover it? (genealogy's answer)"""
+    answer = passage_compliance(lot)
     return PassageFacts(
-        passage_number=passage.number,
-        max_passage=max_passage,
-        over_passage=over,
-        approved_deviation=bool(approved),
-        deviations=tuple(d.number for d in deviations),
-        reasons=(f"P{passage.number} is over the maximum passage P{max_passage}",) if over else (),
+        passage_number=answer.verdict.passage_number,
+        max_passage=answer.verdict.limit.max_passage,
+        over_passage=answer.over_limit,
+        approved_deviation=bool(answer.approved_deviations),
+        deviations=answer.approved_deviations,
+        reasons=answer.verdict.reasons,
     )
-
-
-def _has_genealogy_service() -> bool:
-    return importlib.util.find_spec("secretome.services.genealogy") is not None
 
 
 # --- results and evaluation ------------------------------------------------------------------------
