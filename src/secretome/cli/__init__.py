@@ -105,4 +105,6 @@ def main() -> None:
     app()
 
 
+from secretome.cli import analyze_potency  # noqa: E402, F401  (analyze potency, analyze combine)
+
 __all__ = ["app", "main"]
