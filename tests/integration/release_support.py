@@ -125,7 +125,7 @@ def make_lot(operator: Any, passage_number: int = 4, product: str = PRODUCT, tis
         passage=passage,
         recipe=recipe,
         product=product,
-        started_at=now,
+        started_at=now - dt.timedelta(days=2),
         confluence_percent=80,
         viable_cells_at_start=4e6,
         medium="aMEM serum-free",
