@@ -28,6 +28,9 @@ app.add_typer(analyze.app, name="analyze")
 app.add_typer(lot.app, name="lot")
 
 # Modules below register their commands on the groups above when imported.
+from secretome.cli import culture, lot_genealogy  # noqa: E402, F401  (lot trace, lot list)
+
+culture.register(app)
 
 
 @app.command("init")

@@ -14,7 +14,7 @@ from secretome.services.genealogy._common import (
     passage_by_id,
     recipe_by_code,
 )
-from secretome.services.genealogy.culture import (
+from secretome.services.genealogy._culture import (
     bank_cells,
     bank_dict,
     banks,
@@ -29,15 +29,16 @@ from secretome.services.genealogy.culture import (
     senescence_of,
     vial_dict,
 )
-from secretome.services.genealogy.donors import (
+from secretome.services.genealogy._donors import (
     determine_eligibility,
     donor_dict,
     donors,
     eligibility,
     record_screening,
     register_donor,
+    screening_dict,
 )
-from secretome.services.genealogy.lots import (
+from secretome.services.genealogy._lots import (
     PassageCompliance,
     add_processing_step,
     dose_bases_of,
@@ -51,7 +52,7 @@ from secretome.services.genealogy.lots import (
     start_conditioning_run,
     trace,
 )
-from secretome.services.genealogy.recipes import (
+from secretome.services.genealogy._recipes import (
     approve_recipe,
     create_recipe,
     decide_deviation,
@@ -108,6 +109,7 @@ __all__ = [
     "register_donor",
     "run_dict",
     "runs",
+    "screening_dict",
     "senescence_of",
     "senescence_rules",
     "set_passage_policy",

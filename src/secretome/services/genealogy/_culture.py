@@ -37,8 +37,8 @@ from secretome.services.genealogy._common import (
     utc,
     vial_by_label,
 )
-from secretome.services.genealogy.donors import refuse_ineligible
-from secretome.services.genealogy.recipes import senescence_rules
+from secretome.services.genealogy._donors import refuse_ineligible
+from secretome.services.genealogy._recipes import senescence_rules
 from secretome.services.users import Actor
 
 PASSAGE_FIELDS = [

@@ -44,9 +44,9 @@ from secretome.services.genealogy._common import (
     username,
     utc,
 )
-from secretome.services.genealogy.culture import growth_of, lineage, passage_dict, senescence_of
-from secretome.services.genealogy.donors import donor_dict, refuse_ineligible
-from secretome.services.genealogy.recipes import create_deviation, deviation_dict, passage_limit, recipe_dict
+from secretome.services.genealogy._culture import growth_of, lineage, passage_dict, senescence_of
+from secretome.services.genealogy._donors import donor_dict, refuse_ineligible
+from secretome.services.genealogy._recipes import create_deviation, deviation_dict, passage_limit, recipe_dict
 from secretome.services.users import Actor
 
 RUN_FIELDS = [
@@ -459,7 +459,7 @@ def trace(lot: Lot | str) -> dict[str, Any]:
 
 
 def _rules_dict() -> dict[str, Any]:
-    from secretome.services.genealogy.recipes import senescence_rules
+    from secretome.services.genealogy._recipes import senescence_rules
 
     return senescence_rules().to_dict()
 

@@ -30,7 +30,7 @@ from secretome.services.genealogy._common import (
     require_qa,
     snapshot,
 )
-from secretome.services.genealogy.donors import parse_tissue_source
+from secretome.services.genealogy._donors import parse_tissue_source
 from secretome.services.users import Actor
 
 RECIPE_FIELDS = [
