@@ -38,7 +38,7 @@ def test_constrained_fit_matches_an_independent_scipy_joint_fit() -> None:
         xs: np.ndarray, bottom: float, top: float, log_c: float, hill: float, shift: float
     ) -> np.ndarray:
         c = np.exp(log_c - shift * xs[:, 1])
-        return bottom + (top - bottom) / (1 + (c / xs[:, 0]) ** hill)
+        return np.asarray(bottom + (top - bottom) / (1 + (c / xs[:, 0]) ** hill))
 
     params, covariance = curve_fit(joint, x, np.array(response), p0=[0, 2, 0, 1, 0])
     rss = float(((joint(x, *params) - np.array(response)) ** 2).sum())
