@@ -36,7 +36,7 @@ def _curve_csv(tmp_path: Path, **kwargs: object) -> Path:
     return _write(
         tmp_path / "assay.csv",
         ["preparation", "dose", "response"],
-        zip(preparation, dose, response, strict=True),
+        list(zip(preparation, dose, response, strict=True)),
     )
 
 
