@@ -16,11 +16,12 @@ from secretome.demo.context import DemoContext
 
 
 def _steps() -> list[tuple[str, Callable[[DemoContext], None]]]:
-    from secretome.demo import foundation
+    from secretome.demo import foundation, genealogy
 
     return [
         ("users and roles", foundation.create_users),
         ("audited actions", foundation.audited_actions),
+        ("donors, passages and lots", genealogy.build),
         ("audit chain", foundation.verify_chain),
     ]
 
