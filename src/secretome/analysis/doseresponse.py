@@ -22,7 +22,7 @@ delta-method standard errors.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,9 @@ from secretome.analysis.models import FIVE_PL, FOUR_PL, Model, get_model
 from secretome.analysis.weighting import WEIGHTINGS, Weights, make_weights
 
 MODEL_CHOICES: tuple[str, ...] = ("4pl", "5pl", "linear", "log-linear", "auto")
+#: Starts that go on to the long second phase of the multi-start search, and its iteration limit.
+FINALISTS = 4
+POLISH_ITERATIONS = 4000
 
 
 def _readonly(values: ArrayLike) -> FloatArray:
@@ -149,9 +152,24 @@ def _solve_curve(
         lower, upper = model.internal_bounds(
             np.log(positive.min()), np.log(positive.max()), np.sign(starts[:, 3])
         )
-        theta0 = model.to_internal(starts)
-        theta0 = np.clip(theta0, lower, upper)
-        solution = lm.levenberg_marquardt(problem.residuals, problem.jacobian, theta0, lower, upper)
+        theta0 = np.clip(model.to_internal(starts), lower, upper)
+        # Phase 1: every start, a short run. Phase 2: the best few continue to convergence; fits whose
+        # optimum lies on a bound (an unreached plateau, a step-like curve) crawl there slowly.
+        first = lm.levenberg_marquardt(
+            problem.residuals, problem.jacobian, theta0, lower, upper, max_iterations=150
+        )
+        order = np.argsort(np.where(np.isfinite(first.cost), first.cost, np.inf))[:FINALISTS]
+        second = lm.levenberg_marquardt(
+            problem.residuals,
+            problem.jacobian,
+            first.theta[order],
+            lower[order],
+            upper[order],
+            max_iterations=POLISH_ITERATIONS,
+        )
+        solution = lm.Solution(
+            second.theta, second.cost, second.status, second.iterations + first.iterations[order]
+        )
     else:
         theta0 = np.zeros((1, model.size))
         solution = lm.levenberg_marquardt(problem.residuals, problem.jacobian, theta0)
@@ -175,15 +193,114 @@ def _solve_curve(
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The result
+# Results
 # ---------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class QuantitationRules:
+    """How the quantitation limits, outliers and flags are decided (all configurable).
+
+    Parameters
+    ----------
+    recovery : tuple of float
+        Accepted back-calculated recovery of a standard, in % of nominal (default 80-120 %).
+    max_cv : float
+        Largest accepted CV (%) of a back-calculated concentration: precision profile for the standards,
+        replicate spread for the unknowns (default 20 %).
+    outlier_threshold : float
+        ``|studentized residual|`` above which a standard is flagged as an outlier (default 3).
+    exclude_outliers : bool
+        Refit once without the flagged outliers (they stay in the result, marked excluded).
+    plateau_fraction : float
+        A plateau counts as reached when the standards come within this fraction of the span of the
+        asymptote (default 0.1).
+    hook_fraction : float
+        A fall-off at the highest doses larger than this fraction of the response range (and than three
+        standard errors of a level mean) is a hook effect (default 0.05).
+    """
+
+    recovery: tuple[float, float] = (80.0, 120.0)
+    max_cv: float = 20.0
+    outlier_threshold: float = 3.0
+    exclude_outliers: bool = False
+    plateau_fraction: float = 0.1
+    hook_fraction: float = 0.05
+
+    def __post_init__(self) -> None:
+        low, high = self.recovery
+        if not 0 <= low < 100 < high:
+            raise ValueError("recovery: needs low < 100 < high, in % of nominal")
+        if self.max_cv <= 0:
+            raise ValueError("max_cv: must be positive")
+        if self.outlier_threshold <= 0:
+            raise ValueError("outlier_threshold: must be positive")
+        if not 0 < self.plateau_fraction < 0.5:
+            raise ValueError("plateau_fraction: must lie in (0, 0.5)")
+        if not 0 < self.hook_fraction < 1:
+            raise ValueError("hook_fraction: must lie in (0, 1)")
+
+
+@dataclass(frozen=True)
+class BackCalculation:
+    """Concentration of one unknown from its replicate responses.
+
+    ``concentration``, ``se`` and ``ci`` are after the dilution factor; ``None`` when the mean response lies
+    outside the fitted asymptotes (no value is extrapolated). ``se`` combines the curve-parameter part
+    (delta method, ``se_curve``) and the uncertainty of the mean response (``se_response``, from the residual
+    variance); ``cv`` is the replicate spread of the per-replicate concentrations, in %.
+    """
+
+    sample: str
+    responses: tuple[float, ...]
+    dilution: float
+    concentration: float | None
+    se: float | None
+    se_curve: float | None
+    se_response: float | None
+    ci: tuple[float, float] | None
+    replicate_concentrations: tuple[float | None, ...]
+    cv: float | None
+    flags: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready description."""
+        return {
+            "sample": self.sample,
+            "responses": list(self.responses),
+            "mean_response": float(np.mean(self.responses)),
+            "dilution": self.dilution,
+            "concentration": self.concentration,
+            "se": self.se,
+            "se_curve": self.se_curve,
+            "se_response": self.se_response,
+            "ci": list(self.ci) if self.ci is not None else None,
+            "replicate_concentrations": list(self.replicate_concentrations),
+            "cv": self.cv,
+            "flags": list(self.flags),
+        }
+
+
+def _clean(value: Any) -> Any:
+    """Non-finite floats to ``None``, recursively, so a result always fits canonical JSON."""
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _nan(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
 @dataclass(frozen=True, eq=False)
 class CurveFit:
     """A fitted standard curve: parameters, their uncertainty, diagnostics and the data it came from.
 
     Arrays are read-only copies; the inputs are never mutated. ``parameters`` and ``standard_errors`` are
-    keyed by parameter name (``bottom, top, inflection, hill, asymmetry`` for the logistic models, with
-    ``asymmetry = 1`` reported for the 4PL; ``intercept, slope`` for the straight lines).
+    keyed by parameter name (``bottom, top, inflection, hill, asymmetry, ec50`` for the logistic models, with
+    ``asymmetry = 1`` and its standard error 0 for the 4PL; ``intercept, slope`` for the straight lines).
     """
 
     model: str
@@ -204,10 +321,15 @@ class CurveFit:
     iterations: int
     starts: int
     confidence: float = 0.95
+    rules: QuantitationRules = field(default_factory=QuantitationRules)
     flags: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
+    outliers: tuple[int, ...] = ()
+    studentized_residuals: tuple[float, ...] = ()
+    goodness: Mapping[str, Any] = field(default_factory=dict)
+    standards: tuple[Mapping[str, Any], ...] = ()
+    lloq: float | None = None
+    uloq: float | None = None
     selection: Mapping[str, Any] | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     # -- parameters -----------------------------------------------------------------------------------
     @property
@@ -220,18 +342,17 @@ class CurveFit:
         result = {name: float(v) for name, v in zip(self.parameter_names, self.values, strict=True)}
         if self._model.logistic:
             result.setdefault("asymmetry", 1.0)
-            result["ec50"] = self.ec50 if self.ec50 is not None else float("nan")
+            result["ec50"] = _nan(self.ec50)
         return result
 
     @property
     def standard_errors(self) -> dict[str, float]:
-        """Asymptotic standard errors ``sqrt(diag(cov))`` by name (``ec50`` by the delta method; the 4PL's fixed
-        asymmetry has 0)."""
+        """Asymptotic standard errors ``sqrt(diag(cov))`` by name (``ec50`` by the delta method)."""
         se = np.sqrt(np.clip(np.diag(self.covariance), 0, None))
         result = {name: float(v) for name, v in zip(self.parameter_names, se, strict=True)}
         if self._model.logistic:
             result.setdefault("asymmetry", 0.0)
-            result["ec50"] = self.ec50_se if self.ec50_se is not None else float("nan")
+            result["ec50"] = _nan(self.ec50_se)
         return result
 
     @property
@@ -273,6 +394,11 @@ class CurveFit:
             return None
         return float(np.sqrt(max(float(gradient @ self.covariance @ gradient), 0.0)))
 
+    @property
+    def weights_model(self) -> Weights:
+        """The weighting of the fit, with its variance function."""
+        return Weights(self.weighting, self.weights, self.power_exponent)
+
     # -- the curve ------------------------------------------------------------------------------------
     def predict(self, dose: ArrayLike) -> FloatArray:
         """Fitted response at ``dose``."""
@@ -287,42 +413,315 @@ class CurveFit:
         result: FloatArray = self.response - self.fitted()
         return result
 
+    def bands(self, dose: ArrayLike) -> dict[str, FloatArray]:
+        """Fitted curve with pointwise confidence and prediction bands at ``dose``.
+
+        Returns
+        -------
+        dict
+            ``fit``, ``confidence_low``, ``confidence_high`` (for the curve; ``J cov J^T``) and
+            ``prediction_low``, ``prediction_high`` (for a single new reading: adds ``s^2`` times the
+            weighting's variance function).
+        """
+        x = np.asarray(dose, dtype=np.float64)
+        fit = self.predict(x)
+        jac = self._model.jacobian(x, self.values)
+        curve_var = np.einsum("...i,ij,...j->...", jac, self.covariance, jac)
+        reading_var = self.residual_variance * self.weights_model.variance_factor(x, fit)
+        t = self.t_quantile
+        se_fit = np.sqrt(np.clip(curve_var, 0, None))
+        se_pred = np.sqrt(np.clip(curve_var + reading_var, 0, None))
+        return {
+            "fit": fit,
+            "confidence_low": fit - t * se_fit,
+            "confidence_high": fit + t * se_fit,
+            "prediction_low": fit - t * se_pred,
+            "prediction_high": fit + t * se_pred,
+        }
+
+    # -- back-calculation -----------------------------------------------------------------------------
+    def concentration(self, response: ArrayLike) -> FloatArray:
+        """Dose read off the curve for each ``response``; ``nan`` outside the asymptotes."""
+        return self._model.inverse(np.asarray(response, dtype=np.float64), self.values)
+
+    def concentration_se(self, response: float, replicates: int = 1) -> tuple[float, float]:
+        """Delta-method standard errors of the concentration read at the mean of ``replicates`` responses.
+
+        Returns
+        -------
+        tuple of float
+            ``(se_curve, se_response)``: from the curve-parameter covariance
+            (``grad x = -(d f / d params) / (d f / d x)``) and from the uncertainty of the mean response
+            (``s^2 * variance function / replicates``, divided by the calibration slope squared).
+        """
+        x = float(self.concentration(response))
+        if not np.isfinite(x):
+            return float("nan"), float("nan")
+        slope = float(self._model.dose_derivative(np.array(x), self.values))
+        gradient = -self._model.jacobian(np.array(x), self.values) / slope
+        se_curve = float(np.sqrt(max(float(gradient @ self.covariance @ gradient), 0.0)))
+        variance = self.residual_variance * float(
+            self.weights_model.variance_factor(np.array(x), np.array(response))
+        )
+        se_response = float(np.sqrt(variance / replicates) / abs(slope))
+        return se_curve, se_response
+
+    def back_calculate(
+        self, responses: ArrayLike, *, sample: str = "", dilution: float = 1.0
+    ) -> BackCalculation:
+        """Concentration of an unknown from its replicate ``responses``, times ``dilution``.
+
+        A mean response inside the fitted asymptotes always gets a value, flagged ``below_lloq``,
+        ``above_uloq``, ``beyond_standards`` or ``no_quantitation_range`` as it applies; outside them it gets
+        none (``outside_asymptotes``). ``cv_over_limit`` when the replicate concentrations spread more than
+        ``rules.max_cv``; ``replicate_outside_asymptotes`` when a single replicate cannot be read.
+        """
+        y = np.atleast_1d(np.asarray(responses, dtype=np.float64))
+        if y.size == 0 or not np.all(np.isfinite(y)):
+            raise ValueError(f"responses: sample {sample!r} needs finite responses")
+        if not (np.isfinite(dilution) and dilution > 0):
+            raise ValueError(f"dilution: sample {sample!r} needs a positive dilution factor")
+        flags: list[str] = []
+        mean = float(np.mean(y))
+        x = float(self.concentration(mean))
+        each = self.concentration(y)
+        replicate = tuple(float(v) * dilution if np.isfinite(v) else None for v in each)
+        if np.any(~np.isfinite(each)) and np.isfinite(x):
+            flags.append("replicate_outside_asymptotes")
+        readable = each[np.isfinite(each)]
+        cv = float(100 * np.std(readable, ddof=1) / np.mean(readable)) if readable.size >= 2 else None
+        if cv is not None and cv > self.rules.max_cv:
+            flags.append("cv_over_limit")
+        if not np.isfinite(x):
+            flags.append("outside_asymptotes")
+            return BackCalculation(
+                sample,
+                tuple(map(float, y)),
+                dilution,
+                None,
+                None,
+                None,
+                None,
+                None,
+                replicate,
+                cv,
+                tuple(flags),
+            )
+        se_curve, se_response = self.concentration_se(mean, y.size)
+        se = float(np.hypot(se_curve, se_response))
+        positive = self.dose[(self.dose > 0) & ~self.excluded]
+        if x < positive.min() or x > positive.max():
+            flags.append("beyond_standards")
+        if self.lloq is None or self.uloq is None:
+            flags.append("no_quantitation_range")
+        else:
+            if x < self.lloq * (1 - 1e-12):
+                flags.append("below_lloq")
+            if x > self.uloq * (1 + 1e-12):
+                flags.append("above_uloq")
+        # Confidence interval on the log scale: concentrations are positive and their error is relative.
+        spread = self.t_quantile * se / x if x > 0 else float("inf")
+        ci = (
+            (x * float(np.exp(-spread)) * dilution, x * float(np.exp(spread)) * dilution)
+            if np.isfinite(spread)
+            else None
+        )
+        return BackCalculation(
+            sample=sample,
+            responses=tuple(map(float, y)),
+            dilution=float(dilution),
+            concentration=x * dilution,
+            se=se * dilution,
+            se_curve=se_curve * dilution,
+            se_response=se_response * dilution,
+            ci=ci,
+            replicate_concentrations=replicate,
+            cv=cv,
+            flags=tuple(flags),
+        )
+
+    def precision_profile(self, dose: ArrayLike, replicates: int = 1) -> FloatArray:
+        """CV (%) of a concentration read back at ``dose`` from the mean of ``replicates`` readings."""
+        x = np.atleast_1d(np.asarray(dose, dtype=np.float64))
+        result = np.full(x.shape, np.nan)
+        for i, level in enumerate(x):
+            if level > 0:
+                se_curve, se_response = self.concentration_se(float(self.predict(level)), replicates)
+                result[i] = 100 * np.hypot(se_curve, se_response) / level
+        return result
+
     # -- serialisation --------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """Plain, canonical-JSON-ready description (non-finite numbers become ``None``)."""
-        clean = _finite_or_none
-        return {
+        """Plain, canonical-JSON-ready description (non-finite numbers become ``None``); :meth:`from_dict`
+        rebuilds the result from it."""
+        payload = {
             "model": self.model,
             "parameter_names": list(self.parameter_names),
             "values": [float(v) for v in self.values],
-            "parameters": {k: clean(v) for k, v in self.parameters.items()},
-            "standard_errors": {k: clean(v) for k, v in self.standard_errors.items()},
-            "confidence_intervals": {
-                k: [clean(lo), clean(hi)] for k, (lo, hi) in self.confidence_intervals.items()
-            },
+            "parameters": self.parameters,
+            "standard_errors": self.standard_errors,
+            "confidence_intervals": {k: list(v) for k, v in self.confidence_intervals.items()},
             "confidence": self.confidence,
-            "covariance": [[clean(v) for v in row] for row in self.covariance],
+            "covariance": self.covariance.tolist(),
             "rss": float(self.rss),
             "df": int(self.df),
             "n": int(self.n),
-            "residual_se": clean(self.residual_se),
+            "residual_se": self.residual_se,
             "converged": bool(self.converged),
             "status": self.status,
             "iterations": int(self.iterations),
             "starts": int(self.starts),
             "weighting": self.weighting,
             "power_exponent": self.power_exponent,
+            "rules": {
+                "recovery": list(self.rules.recovery),
+                "max_cv": self.rules.max_cv,
+                "outlier_threshold": self.rules.outlier_threshold,
+                "exclude_outliers": self.rules.exclude_outliers,
+                "plateau_fraction": self.rules.plateau_fraction,
+                "hook_fraction": self.rules.hook_fraction,
+            },
             "flags": list(self.flags),
-            "notes": list(self.notes),
+            "outliers": list(self.outliers),
+            "studentized_residuals": list(self.studentized_residuals),
+            "goodness": dict(self.goodness),
+            "standards": [dict(s) for s in self.standards],
+            "lloq": self.lloq,
+            "uloq": self.uloq,
             "selection": dict(self.selection) if self.selection is not None else None,
             "data": {
-                "dose": [float(v) for v in self.dose],
-                "response": [float(v) for v in self.response],
-                "weights": [float(v) for v in self.weights],
+                "dose": self.dose.tolist(),
+                "response": self.response.tolist(),
+                "weights": self.weights.tolist(),
                 "excluded": [bool(v) for v in self.excluded],
             },
-            **dict(self.extra),
         }
+        cleaned: dict[str, Any] = _clean(payload)
+        return cleaned
+
+    @classmethod
+    def from_dict(cls, payload: Mapping[str, Any]) -> CurveFit:
+        """Rebuild a result from :meth:`to_dict` output."""
+        data = payload["data"]
+        rules = payload["rules"]
+        covariance = np.array([[_nan(v) for v in row] for row in payload["covariance"]], dtype=np.float64)
+        return cls(
+            model=payload["model"],
+            parameter_names=tuple(payload["parameter_names"]),
+            values=_readonly(payload["values"]),
+            covariance=_readonly(covariance.reshape(len(payload["values"]), len(payload["values"]))),
+            rss=float(payload["rss"]),
+            df=int(payload["df"]),
+            n=int(payload["n"]),
+            dose=_readonly(data["dose"]),
+            response=_readonly(data["response"]),
+            weights=_readonly(data["weights"]),
+            weighting=payload["weighting"],
+            power_exponent=payload["power_exponent"],
+            excluded=np.array(data["excluded"], dtype=bool),
+            converged=bool(payload["converged"]),
+            status=payload["status"],
+            iterations=int(payload["iterations"]),
+            starts=int(payload["starts"]),
+            confidence=float(payload["confidence"]),
+            rules=QuantitationRules(
+                recovery=(float(rules["recovery"][0]), float(rules["recovery"][1])),
+                max_cv=float(rules["max_cv"]),
+                outlier_threshold=float(rules["outlier_threshold"]),
+                exclude_outliers=bool(rules["exclude_outliers"]),
+                plateau_fraction=float(rules["plateau_fraction"]),
+                hook_fraction=float(rules["hook_fraction"]),
+            ),
+            flags=tuple(payload["flags"]),
+            outliers=tuple(int(i) for i in payload["outliers"]),
+            studentized_residuals=tuple(_nan(v) for v in payload["studentized_residuals"]),
+            goodness=dict(payload["goodness"]),
+            standards=tuple(dict(s) for s in payload["standards"]),
+            lloq=payload["lloq"],
+            uloq=payload["uloq"],
+            selection=payload["selection"],
+        )
+
+    # -- figure ---------------------------------------------------------------------------------------
+    def plot(self, ax: Any = None) -> Any:
+        """Draw the standards, the fitted curve, confidence and prediction bands and LLOQ/ULOQ.
+
+        With ``ax`` the curve goes on that matplotlib axes; without, a new figure (Agg, no display) gets the
+        curve and a residual panel. Returns the figure.
+        """
+        from secretome.analysis.plots import plot_curve
+
+        return plot_curve(self, ax)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Diagnostics
+# ---------------------------------------------------------------------------------------------------------
+def lack_of_fit(
+    dose: FloatArray, response: FloatArray, weights: FloatArray, rss: float, parameters: int
+) -> dict[str, float] | None:
+    """Lack-of-fit F-test against pure error from replicates, or ``None`` without the degrees of freedom."""
+    levels = np.unique(dose)
+    pure_error = 0.0
+    for level in levels:
+        at = dose == level
+        w = weights[at]
+        mean = float(np.sum(w * response[at]) / np.sum(w))
+        pure_error += float(np.sum(w * (response[at] - mean) ** 2))
+    df_pure = dose.size - levels.size
+    df_lack = levels.size - parameters
+    if df_pure <= 0 or df_lack <= 0 or pure_error <= 0:
+        return None
+    lack = max(rss - pure_error, 0.0)
+    f_statistic = (lack / df_lack) / (pure_error / df_pure)
+    return {
+        "f_statistic": f_statistic,
+        "df_lack_of_fit": float(df_lack),
+        "df_pure_error": float(df_pure),
+        "p_value": float(stats.f.sf(f_statistic, df_lack, df_pure)),
+    }
+
+
+def information_criteria(rss: float, n: int, parameters: int) -> tuple[float, float]:
+    """``AIC = n ln(RSS/n) + 2p`` and ``BIC = n ln(RSS/n) + p ln n`` (Gaussian errors, constants dropped)."""
+    with np.errstate(divide="ignore"):
+        base = n * float(np.log(rss / n)) if rss > 0 else float("-inf")
+    return base + 2 * parameters, base + parameters * float(np.log(n))
+
+
+def compare_models(four: CurveFit, five: CurveFit, alpha: float = 0.05) -> dict[str, Any]:
+    """4PL against 5PL on the same standards: extra-sum-of-squares F-test and AIC, and the choice with its
+    reason. The 5PL is kept only when both prefer it (the F-test at ``alpha`` and a lower AIC)."""
+    df5 = five.df
+    extra = max(four.rss - five.rss, 0.0)
+    f_statistic = extra / (five.rss / df5) if df5 > 0 and five.rss > 0 else float("nan")
+    p_value = float(stats.f.sf(f_statistic, 1, df5)) if np.isfinite(f_statistic) else float("nan")
+    aic4, aic5 = four.goodness["aic"], five.goodness["aic"]
+    better_f = bool(np.isfinite(p_value) and p_value < alpha)
+    better_aic = bool(aic5 < aic4)
+    chosen = "5pl" if better_f and better_aic else "4pl"
+    reason = (
+        f"{chosen.upper()} chosen: extra-sum-of-squares F = {f_statistic:.4g} (p = {p_value:.4g}, "
+        f"{'significant' if better_f else 'not significant'} at {alpha}); AIC 4PL {aic4:.4g} vs 5PL {aic5:.4g}"
+        f"{'' if chosen == '5pl' else '; the 5PL is kept only when both prefer it'}"
+    )
+    return {
+        "chosen": chosen,
+        "f_statistic": f_statistic,
+        "p_value": p_value,
+        "aic_4pl": aic4,
+        "aic_5pl": aic5,
+        "rss_4pl": four.rss,
+        "rss_5pl": five.rss,
+        "reason": reason,
+    }
+
+
+def _level_means(dose: FloatArray, response: FloatArray) -> tuple[FloatArray, FloatArray, NDArray[np.int_]]:
+    levels = np.unique(dose)
+    means = np.array([np.mean(response[dose == level]) for level in levels])
+    counts = np.array([np.count_nonzero(dose == level) for level in levels])
+    return levels, means, counts
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -339,9 +738,18 @@ class CurveFitter:
         One of ``none``, ``1/y``, ``1/y^2``, ``1/x^2``, ``user``, ``power``.
     confidence : float
         Level of the confidence intervals and bands, in (0, 1).
+    rules : QuantitationRules, optional
+        Quantitation limits, outlier and flag rules.
     """
 
-    def __init__(self, model: str = "4pl", weighting: str = "none", *, confidence: float = 0.95) -> None:
+    def __init__(
+        self,
+        model: str = "4pl",
+        weighting: str = "none",
+        *,
+        confidence: float = 0.95,
+        rules: QuantitationRules | None = None,
+    ) -> None:
         if model.lower() not in MODEL_CHOICES:
             raise ValueError(f"model: unknown model {model!r}; choose one of {', '.join(MODEL_CHOICES)}")
         if weighting not in WEIGHTINGS:
@@ -353,6 +761,7 @@ class CurveFitter:
         self.model = model.lower()
         self.weighting = weighting
         self.confidence = confidence
+        self.rules = rules or QuantitationRules()
 
     def fit(self, dose: ArrayLike, response: ArrayLike, weights: ArrayLike | None = None) -> CurveFit:
         """Fit the curve to the standards ``(dose, response)``; ``weights`` only with ``weighting="user"``.
@@ -364,9 +773,15 @@ class CurveFitter:
             negative doses, constant responses, fewer distinct doses than parameters.
         """
         x, y = self._validate(dose, response)
+        if weights is not None and self.weighting != "user":
+            raise ValueError("weights: given, but the weighting is not 'user'")
         w = make_weights(self.weighting, x, y, weights)
         if self.model == "auto":
-            return self._fit_auto(x, y, w)
+            four = self._fit_model(FOUR_PL, x, y, w)
+            five = self._fit_model(FIVE_PL, x, y, w)
+            selection = compare_models(four, five)
+            chosen = five if selection["chosen"] == "5pl" else four
+            return replace(chosen, selection=selection)
         return self._fit_model(get_model(self.model), x, y, w)
 
     # -- internals ------------------------------------------------------------------------------------
@@ -388,23 +803,34 @@ class CurveFitter:
             raise ValueError("response: all responses are equal; a constant cannot define a curve")
         return x, y
 
-    def _check_points(self, model: Model, x: FloatArray) -> None:
-        distinct = np.unique(x if model.name != "log-linear" else x[x > 0]).size
-        if model.logistic:
-            distinct = np.unique(x).size
+    @staticmethod
+    def _check_points(model: Model, x: FloatArray) -> None:
+        if model.name == "log-linear" and np.any(x <= 0):
+            raise ValueError("dose: the log-linear model needs positive doses (no blanks)")
+        if model.logistic and np.count_nonzero(x > 0) == 0:
+            raise ValueError("dose: a logistic curve needs positive doses, not only blanks")
+        distinct = np.unique(x).size
         if distinct < model.size:
             raise ValueError(
                 f"dose: {distinct} distinct doses cannot determine the {model.size} parameters of the {model.name}"
             )
-        if model.logistic and np.count_nonzero(x > 0) == 0:
-            raise ValueError("dose: a logistic curve needs positive doses, not only blanks")
-        if model.name == "log-linear" and np.any(x <= 0):
-            raise ValueError("dose: the log-linear model needs positive doses (no blanks)")
 
     def _fit_model(self, model: Model, x: FloatArray, y: FloatArray, w: Weights) -> CurveFit:
         self._check_points(model, x)
         params, solution, starts = _solve_curve(model, x, y, w.values)
-        return self._result(model, x, y, w, params, solution, starts)
+        first = self._result(model, x, y, w, params, solution, starts, np.zeros(x.size, dtype=bool))
+        if not (self.rules.exclude_outliers and first.outliers):
+            return first
+        excluded = np.zeros(x.size, dtype=bool)
+        excluded[list(first.outliers)] = True
+        keep = ~excluded
+        self._check_points(model, x[keep])
+        params, solution, starts = _solve_curve(model, x[keep], y[keep], w.values[keep])
+        refit = self._result(model, x, y, w, params, solution, starts, excluded)
+        # The excluded points stay reported as outliers of the first fit.
+        return replace(
+            refit, outliers=first.outliers, flags=tuple(dict.fromkeys((*refit.flags, "outliers_excluded")))
+        )
 
     def _result(
         self,
@@ -415,23 +841,34 @@ class CurveFitter:
         params: FloatArray,
         solution: lm.Solution,
         starts: int,
-        excluded: NDArray[np.bool_] | None = None,
-        selection: Mapping[str, Any] | None = None,
+        excluded: NDArray[np.bool_],
     ) -> CurveFit:
-        used = np.ones(x.size, dtype=bool) if excluded is None else ~excluded
-        residual = (model.predict(x, params) - y) * np.sqrt(w.values)
-        rss = float(np.sum(residual[used] ** 2))
+        used = ~excluded
+        sqrt_w = np.sqrt(w.values)
+        weighted_residual = (y - model.predict(x, params)) * sqrt_w
+        rss = float(np.sum(weighted_residual[used] ** 2))
         n = int(np.count_nonzero(used))
         df = n - model.size
-        jac = model.jacobian(x[used], params) * np.sqrt(w.values[used])[:, None]
-        s2 = rss / df if df > 0 else float("nan")
-        information = jac.T @ jac
-        try:
-            covariance = s2 * np.linalg.inv(information)
-        except np.linalg.LinAlgError:
-            covariance = s2 * np.linalg.pinv(information)
+        jac = model.jacobian(x, params) * sqrt_w[:, None]
+        covariance = lm.parameter_covariance(jac[used], rss, df)
         status = int(solution.status[0])
-        return CurveFit(
+        flags: list[str] = []
+        if status != lm.CONVERGED:
+            flags.append("not_converged")
+        studentized, outliers = self._studentized(jac, weighted_residual, used, rss, df)
+        flags.extend(["outliers"] if outliers else [])
+        flags.extend(self._shape_flags(model, x[used], y[used], params, rss, df))
+        flags.extend(self._bound_flags(model, x[used], params))
+        aic, bic = information_criteria(rss, n, model.size)
+        mean = float(np.sum(w.values[used] * y[used]) / np.sum(w.values[used]))
+        total = float(np.sum(w.values[used] * (y[used] - mean) ** 2))
+        goodness = {
+            "r_squared": 1 - rss / total if total > 0 else float("nan"),
+            "aic": aic,
+            "bic": bic,
+            "lack_of_fit": lack_of_fit(x[used], y[used], w.values[used], rss, model.size),
+        }
+        fit = CurveFit(
             model=model.name,
             parameter_names=model.parameter_names,
             values=_readonly(params),
@@ -444,19 +881,135 @@ class CurveFitter:
             weights=_readonly(w.values),
             weighting=w.scheme,
             power_exponent=w.power_exponent,
-            excluded=np.array(~used),
+            excluded=excluded.copy(),
             converged=status == lm.CONVERGED,
             status=lm.STATUS_TEXT[status],
             iterations=int(solution.iterations[0]),
             starts=starts,
             confidence=self.confidence,
-            selection=selection,
+            rules=self.rules,
+            flags=tuple(flags),
+            outliers=outliers,
+            studentized_residuals=tuple(float(v) for v in studentized),
+            goodness=goodness,
         )
+        standards, lloq, uloq = self._quantitation(fit)
+        extra = () if lloq is not None else ("no_quantitation_range",)
+        return replace(fit, standards=standards, lloq=lloq, uloq=uloq, flags=(*fit.flags, *extra))
 
-    def _fit_auto(self, x: FloatArray, y: FloatArray, w: Weights) -> CurveFit:
-        four = self._fit_model(FOUR_PL, x, y, w)
-        five = self._fit_model(FIVE_PL, x, y, w)
-        return five if five.rss < four.rss and five.df > 0 else four
+    def _studentized(
+        self, jac: FloatArray, weighted_residual: FloatArray, used: NDArray[np.bool_], rss: float, df: int
+    ) -> tuple[FloatArray, tuple[int, ...]]:
+        """Internally studentized residuals ``e_i / (s sqrt(1 - h_ii))`` (``nan`` for excluded points and when
+        the leverage is 1) and the indices beyond the threshold."""
+        result = np.full(weighted_residual.size, np.nan)
+        if df <= 0 or rss <= 0:
+            return result, ()
+        j = jac[used]
+        leverage = np.einsum("ni,ij,nj->n", j, np.linalg.pinv(j.T @ j), j)
+        s = np.sqrt(rss / df)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            result[used] = weighted_residual[used] / (s * np.sqrt(np.clip(1 - leverage, 0, None)))
+        result[~np.isfinite(result)] = np.nan
+        outliers = tuple(
+            int(i) for i in np.flatnonzero(np.abs(np.nan_to_num(result)) > self.rules.outlier_threshold)
+        )
+        return result, outliers
+
+    def _shape_flags(
+        self, model: Model, x: FloatArray, y: FloatArray, params: FloatArray, rss: float, df: int
+    ) -> list[str]:
+        flags: list[str] = []
+        levels, means, counts = _level_means(x, y)
+        if levels.size <= model.size:
+            flags.append("too_few_points")
+        if not model.logistic:
+            return flags
+        # Hook effect: at the high-dose end the level means fall back from the extreme the curve climbs to.
+        increasing = float(model.predict(levels[-1], params)) >= float(model.predict(levels[0], params))
+        signed = means if increasing else -means
+        peak = int(np.argmax(signed))
+        spread = float(np.ptp(means))
+        se_level = np.sqrt(rss / df / counts[-1]) if df > 0 else 0.0
+        if peak < levels.size - 1 and signed[peak] - signed[-1] > max(
+            self.rules.hook_fraction * spread, 3 * se_level
+        ):
+            flags.append("hook_effect")
+        # Plateaus: how far along the transition the lowest and highest standards are.
+        from secretome.analysis.logistic import five_pl
+
+        asymmetry = params[4] if model.size == 5 else 1.0
+        positive = levels[levels > 0]
+        progress = five_pl(np.array([positive[0], positive[-1]]), 0.0, 1.0, params[2], params[3], asymmetry)
+        zero_end, infinite_end = (0.0, 1.0) if params[3] > 0 else (1.0, 0.0)
+        blanks = bool(levels[0] == 0)
+        if not blanks and abs(progress[0] - zero_end) > self.rules.plateau_fraction:
+            flags.append("low_dose_plateau_not_reached")
+        if abs(progress[1] - infinite_end) > self.rules.plateau_fraction:
+            flags.append("high_dose_plateau_not_reached")
+        return flags
+
+    @staticmethod
+    def _bound_flags(model: Model, x: FloatArray, params: FloatArray) -> list[str]:
+        if not model.logistic:
+            return []
+        positive = x[x > 0]
+        lower, upper = model.internal_bounds(
+            np.log(positive.min()), np.log(positive.max()), np.sign(np.asarray(params[3]))
+        )
+        theta = model.to_internal(params)
+        at = np.isclose(theta, lower, rtol=0, atol=1e-7) | np.isclose(theta, upper, rtol=0, atol=1e-7)
+        return [f"{model.parameter_names[i]}_at_bound" for i in np.flatnonzero(at)]
+
+    def _quantitation(self, fit: CurveFit) -> tuple[tuple[dict[str, Any], ...], float | None, float | None]:
+        """Back-calculate every standard level; LLOQ and ULOQ are the ends of the longest run of consecutive
+        levels whose recovery lies in ``rules.recovery`` and whose precision-profile CV is within
+        ``rules.max_cv``."""
+        used = ~fit.excluded
+        levels, means, counts = _level_means(fit.dose[used], fit.response[used])
+        rows: list[dict[str, Any]] = []
+        passing: list[bool] = []
+        low, high = fit.rules.recovery
+        for level, mean, count in zip(levels, means, counts, strict=True):
+            if level <= 0:
+                continue
+            found = float(fit.concentration(mean))
+            recovery = float(100 * found / level) if np.isfinite(found) else float("nan")
+            if np.isfinite(found):
+                se_curve, se_response = fit.concentration_se(float(mean), int(count))
+                cv = 100 * float(np.hypot(se_curve, se_response)) / found
+            else:
+                cv = float("nan")
+            ok = bool(
+                np.isfinite(recovery)
+                and low <= recovery <= high
+                and np.isfinite(cv)
+                and cv <= fit.rules.max_cv
+            )
+            passing.append(ok)
+            rows.append(
+                {
+                    "dose": float(level),
+                    "replicates": int(count),
+                    "mean_response": float(mean),
+                    "back_calculated": found,
+                    "recovery": recovery,
+                    "cv": cv,
+                    "within_limits": ok,
+                }
+            )
+        best: tuple[int, int] | None = None
+        start = None
+        for i, ok in enumerate([*passing, False]):
+            if ok and start is None:
+                start = i
+            if not ok and start is not None:
+                if best is None or i - start > best[1] - best[0]:
+                    best = (start, i)
+                start = None
+        if best is None:
+            return tuple(rows), None, None
+        return tuple(rows), rows[best[0]]["dose"], rows[best[1] - 1]["dose"]
 
 
 def fit_curve(
@@ -470,4 +1023,14 @@ def fit_curve(
     return CurveFitter(model, weighting).fit(dose, response, weights)
 
 
-__all__: Sequence[str] = ["MODEL_CHOICES", "CurveFit", "CurveFitter", "fit_curve"]
+__all__: Sequence[str] = [
+    "MODEL_CHOICES",
+    "BackCalculation",
+    "CurveFit",
+    "CurveFitter",
+    "QuantitationRules",
+    "compare_models",
+    "fit_curve",
+    "information_criteria",
+    "lack_of_fit",
+]

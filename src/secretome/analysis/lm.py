@@ -76,7 +76,7 @@ def levenberg_marquardt(
     max_iterations: int = 200,
     ftol: float = 1e-13,
     xtol: float = 1e-11,
-    initial_damping: float = 1e-3,
+    initial_damping: float = 1e-2,
 ) -> Solution:
     """Minimise the sum of squared residuals for every row of a batch.
 
@@ -114,7 +114,7 @@ def levenberg_marquardt(
     r = residuals(theta, everyone)
     cost = np.einsum("bn,bn->b", r, r)
     jac = jacobian(theta, everyone)
-    damping = np.full(rows, initial_damping)
+    damping = np.full(rows, float(initial_damping))
     status = np.where(np.isfinite(cost), RUNNING, NOT_FINITE)
     status = np.where((status == RUNNING) & (cost == 0.0), CONVERGED, status)
     iterations = np.zeros(rows, dtype=int)
@@ -164,3 +164,18 @@ def levenberg_marquardt(
         status[idx[done | stuck]] = CONVERGED
     status = np.where(status == RUNNING, MAX_ITERATIONS, status)
     return Solution(theta=theta, cost=cost, status=status, iterations=iterations)
+
+
+def parameter_covariance(jacobian: FloatArray, rss: float, df: int) -> FloatArray:
+    """Asymptotic covariance ``s^2 (J^T J)^-1`` with ``s^2 = rss / df`` (the NIST StRD convention).
+
+    ``jacobian`` is the (weighted) Jacobian of the residuals at the optimum, shape ``(N, P)``; a singular
+    ``J^T J`` falls back to the pseudo-inverse. With no degrees of freedom every entry is ``nan``.
+    """
+    information = jacobian.T @ jacobian
+    variance = rss / df if df > 0 else float("nan")
+    try:
+        inverse = np.linalg.inv(information)
+    except np.linalg.LinAlgError:
+        inverse = np.linalg.pinv(information)
+    return np.asarray(variance * inverse, dtype=np.float64)

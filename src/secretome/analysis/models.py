@@ -20,6 +20,13 @@ from secretome.analysis.logistic import ASYMMETRY_BOUNDS, HILL_BOUNDS, FloatArra
 INFLECTION_REACH = 1e3
 
 
+def _per_point(params: FloatArray) -> FloatArray:
+    """Parameters ready to broadcast against doses: one set (shape ``(P,)``) applies to every dose; a batch
+    (shape ``(..., P)``) gets an axis for the points."""
+    p = np.asarray(params, dtype=np.float64)
+    return p if p.ndim == 1 else p[..., None, :]
+
+
 @dataclass(frozen=True)
 class Model:
     """One dose-response model. ``params`` arrays carry the parameters on their last axis."""
@@ -35,7 +42,7 @@ class Model:
 
     # -- evaluation ----------------------------------------------------------------------------------
     def _five(self, params: FloatArray) -> tuple[FloatArray, ...]:
-        p = np.asarray(params, dtype=np.float64)[..., None, :]
+        p = _per_point(params)
         asymmetry = p[..., 4] if self.size == 5 else np.ones_like(p[..., 0])
         return p[..., 0], p[..., 1], p[..., 2], p[..., 3], asymmetry
 
@@ -43,7 +50,7 @@ class Model:
         """Response at ``dose`` (shape ``(..., N)``) for ``params`` (shape ``(..., P)``)."""
         if self.logistic:
             return logistic.five_pl(dose, *self._five(params))
-        p = np.asarray(params, dtype=np.float64)[..., None, :]
+        p = _per_point(params)
         if self.name == "linear":
             return logistic.linear(dose, p[..., 0], p[..., 1])
         return logistic.log_linear(dose, p[..., 0], p[..., 1])
@@ -52,7 +59,7 @@ class Model:
         """d response / d params, shape ``(..., N, P)``."""
         if self.logistic:
             return logistic.five_pl_jacobian(dose, *self._five(params))[..., : self.size]
-        p = np.asarray(params, dtype=np.float64)[..., None, :]
+        p = _per_point(params)
         x = np.broadcast_to(
             np.asarray(dose, dtype=np.float64), np.broadcast_shapes(np.shape(dose), p[..., 0].shape)
         )
@@ -67,7 +74,7 @@ class Model:
         """d response / d dose (the calibration slope)."""
         if self.logistic:
             return logistic.five_pl_dose_derivative(dose, *self._five(params))
-        p = np.asarray(params, dtype=np.float64)[..., None, :]
+        p = _per_point(params)
         x = np.asarray(dose, dtype=np.float64)
         if self.name == "linear":
             return np.broadcast_to(p[..., 1], np.broadcast_shapes(x.shape, p[..., 1].shape)).copy()
@@ -79,7 +86,7 @@ class Model:
         """Dose giving ``response``; ``nan`` outside the asymptotes (logistic models) or below dose 0."""
         if self.logistic:
             return logistic.five_pl_inverse(response, *self._five(params))
-        p = np.asarray(params, dtype=np.float64)[..., None, :]
+        p = _per_point(params)
         y = np.asarray(response, dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             if self.name == "linear":
