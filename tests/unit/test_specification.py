@@ -257,3 +257,18 @@ def test_a_censored_result_never_conforms_when_some_value_it_stands_for_would_fa
     # Every value v < lloq must meet v >= limit for "conforms"; none can when lloq <= limit.
     verdict = evaluate(at_least(str(limit)), Reading(lloq, qualifier="<")).verdict
     assert verdict is not Verdict.CONFORMS
+
+
+def test_numbers_print_as_a_certificate_shows_them() -> None:
+    from secretome.domain.specification import format_number
+
+    assert format_number(ReportingRule(significant_digits=3).apply(D("2358.7"))) == "2360"
+    assert format_number(D("7.30")) == "7.30"
+    assert format_number(D("2.8E+9")) == "2.8 × 10⁹"
+    assert (
+        Criterion(CriterionKind.AT_LEAST, lower=D("1E9")).describe("particles/mL") == "≥ 1 × 10⁹ particles/mL"
+    )
+    assert (
+        Reading(D("88.3"), interval=(D("84.1"), D("93.0"))).describe(ReportingRule(decimals=0))
+        == "88 (CI 84 – 93)"
+    )

@@ -16,13 +16,14 @@ from secretome.demo.context import DemoContext
 
 
 def _steps() -> list[tuple[str, Callable[[DemoContext], None]]]:
-    from secretome.demo import foundation, genealogy
+    from secretome.demo import foundation, genealogy, release
 
     return [
         ("users and roles", foundation.create_users),
         ("audited actions", foundation.audited_actions),
         ("donors, passages and lots", genealogy.build),
         ("audit chain", foundation.verify_chain),
+        ("specifications, QC, review, release, certificates", release.release_lots),
     ]
 
 

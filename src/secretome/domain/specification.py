@@ -69,6 +69,25 @@ def _decimal(value: Decimal | float | int | str, name: str) -> Decimal:
     return number
 
 
+_SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def format_number(value: Decimal) -> str:
+    """A decimal as a certificate prints it: plain digits, or ``2.8 × 10⁹`` from a million up.
+
+    Trailing zeros that carry precision (``7.30`` rounded to 2 places) are kept.
+    """
+    if value != 0 and abs(value) >= 1_000_000:
+        exponent = value.adjusted()
+        mantissa = value.scaleb(-exponent)
+        return f"{mantissa} × 10{str(exponent).translate(_SUPERSCRIPTS)}"
+    return format(value, "f")
+
+
+def _limit(value: Decimal | None) -> str:
+    return "" if value is None else format_number(value)
+
+
 @dataclass(frozen=True)
 class ReportingRule:
     """How a numeric result is rounded before it is compared with the limits.
@@ -164,15 +183,16 @@ class Criterion:
         """The criterion as a certificate prints it, e.g. ``≥ 95 %`` or ``7.0 – 7.6``."""
         suffix = f" {unit}" if unit else ""
         if self.kind is CriterionKind.RANGE:
+            low, high = _limit(self.lower), _limit(self.upper)
             if self.lower_inclusive and self.upper_inclusive:
-                return f"{self.lower} – {self.upper}{suffix}"
-            low = "≥" if self.lower_inclusive else ">"
-            high = "≤" if self.upper_inclusive else "<"
-            return f"{low} {self.lower} and {high} {self.upper}{suffix}"
+                return f"{low} – {high}{suffix}"
+            low_sign = "≥" if self.lower_inclusive else ">"
+            high_sign = "≤" if self.upper_inclusive else "<"
+            return f"{low_sign} {low} and {high_sign} {high}{suffix}"
         if self.kind is CriterionKind.AT_LEAST:
-            return f"{'≥' if self.lower_inclusive else '>'} {self.lower}{suffix}"
+            return f"{'≥' if self.lower_inclusive else '>'} {_limit(self.lower)}{suffix}"
         if self.kind is CriterionKind.AT_MOST:
-            return f"{'≤' if self.upper_inclusive else '<'} {self.upper}{suffix}"
+            return f"{'≤' if self.upper_inclusive else '<'} {_limit(self.upper)}{suffix}"
         if self.kind is CriterionKind.COMPLIES:
             return "Complies"
         if self.kind is CriterionKind.NOT_DETECTED:
@@ -249,11 +269,11 @@ class Reading:
             return self.finding.capitalize()
         assert self.value is not None
         if self.qualifier == "=":
-            text = str((rule or ReportingRule()).apply(self.value))
+            text = format_number((rule or ReportingRule()).apply(self.value))
         else:
-            text = f"{self.qualifier} {self.value}"
+            text = f"{self.qualifier} {format_number(self.value)}"
         if self.interval is not None:
-            low, high = ((rule or ReportingRule()).apply(v) for v in self.interval)
+            low, high = (format_number((rule or ReportingRule()).apply(v)) for v in self.interval)
             text += f" (CI {low} – {high})"
         return text
 

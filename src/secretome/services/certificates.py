@@ -118,7 +118,9 @@ def certificate_content(lot: Lot, number: str, issued_at: Any, issuer: User) -> 
                 "name": row["name"],
                 "category": row["category"],
                 "method": row["method"],
+                "note": row["note"],
                 "criterion": row["criterion"],
+                "kind": row["kind"],
                 "result": _with_unit(row),
                 "unit": row["unit"],
                 "verdict": row["verdict"],
@@ -168,7 +170,12 @@ def _plot_svg(plot: dict[str, Any]) -> str:
         else:
             axes.plot(series["x"], series["y"], "o", label=series.get("label"), markersize=3.5)
     if plot.get("log_x"):
+        from matplotlib.ticker import NullFormatter, ScalarFormatter
+
         axes.set_xscale("log")
+        # Plain numbers on the log axis (10, 100, 1000), no crowded minor labels.
+        axes.xaxis.set_major_formatter(ScalarFormatter())
+        axes.xaxis.set_minor_formatter(NullFormatter())
     axes.set_xlabel(plot.get("x_label", ""), fontsize=7)
     axes.set_ylabel(plot.get("y_label", ""), fontsize=7)
     axes.set_title(plot.get("title", ""), fontsize=8)
@@ -303,7 +310,7 @@ def embedded_json(pdf: bytes) -> str | None:
         if ATTACHMENT_NAME not in attachments:
             return None
         return bytes(attachments[ATTACHMENT_NAME][0]).decode("utf-8")
-    except Exception:  # noqa: BLE001 - any damage to the file means "cannot be read"
+    except Exception:  # any damage to the file means "cannot be read"
         return None
 
 

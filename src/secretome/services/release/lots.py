@@ -171,6 +171,7 @@ def evaluations(lot: Lot) -> list[dict[str, Any]]:
                 "method": attribute.method,
                 "unit": attribute.unit,
                 "criterion": criterion.describe(attribute.unit),
+                "kind": criterion.kind.value,
                 "release_test": attribute.release_test,
                 "note": attribute.note,
                 "result": None if result is None else result.to_dict(),
