@@ -3,9 +3,11 @@
 Two fits of all preparations at once, with the model functions and analytic derivatives of
 :mod:`secretome.analysis.logistic` and the batched Levenberg-Marquardt solver of :mod:`secretome.analysis.lm`:
 
-* **unconstrained**: every preparation its own curve (the dose-response engine's :class:`CurveFitter`);
+* **unconstrained**: every preparation its own curve, started from the constrained solution (so its sum of
+  squares can never exceed the constrained one);
 * **constrained**: shared bottom, top, hill (and asymmetry for the 5PL), one inflection per preparation,
-  one residual variance.
+  one residual variance; started from the engine's multi-start grid on the reference curve
+  (:func:`secretome.analysis.doseresponse.logistic_starts`) with each preparation's best location.
 
 The relative potency of test T is ``RP = inflection(reference) / inflection(T)`` from the constrained fit
 (the horizontal shift of parallel curves; for the 5PL the EC50s shift by the same factor), with Fieller
@@ -26,7 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from secretome.analysis import lm, logistic
-from secretome.analysis.doseresponse import CurveFit, CurveFitter
+from secretome.analysis.doseresponse import logistic_starts
 from secretome.analysis.models import get_model
 from secretome.analysis.potency._data import AssayData, arrange
 from secretome.analysis.potency.results import (
@@ -164,6 +166,24 @@ class ParallelCurveResult(Serialisable):
 
 
 @dataclass(frozen=True)
+class _Curve:
+    """One preparation's own (unconstrained) curve: natural parameters and ``(J'J)^-1``."""
+
+    parameter_names: tuple[str, ...]
+    values: FloatArray
+    unscaled: FloatArray
+    rss: float
+    converged: bool
+
+    @property
+    def parameters(self) -> dict[str, float]:
+        result = {name: float(v) for name, v in zip(self.parameter_names, self.values, strict=True)}
+        result.setdefault("asymmetry", 1.0)
+        result["ec50"] = float(logistic.ec50_5pl(result["inflection"], result["hill"], result["asymmetry"]))
+        return result
+
+
+@dataclass(frozen=True)
 class _Joint:
     """A constrained fit: natural shape parameters, log inflections, internal covariance, RSS, df."""
 
@@ -252,11 +272,12 @@ class ParallelCurveAssay:
                 "the data leave no degrees of freedom for the unconstrained fit; replicate the doses"
             )
 
-        separate = [self._fit_one(data, i) for i in range(h)]
+        shapes = self._reference_shapes(data)
+        joint = self._fit_joint(data, shapes, range(h))
+        assert joint.df == df_constrained
+        separate = [self._fit_one(data, i, joint) for i in range(h)]
         rss_u = float(sum(fit.rss for fit in separate))
         s2_u = rss_u / df_unconstrained
-        joint = self._fit_joint(data, separate, range(h))
-        assert joint.df == df_constrained
 
         parallelism = (
             f_test(joint.rss, df_constrained, rss_u, df_unconstrained, self.alpha),
@@ -266,7 +287,7 @@ class ParallelCurveAssay:
         potencies = [self._potency(data, joint, i, t) for i in range(1, h)]
         similarity = []
         for i in range(1, h):
-            partial = self._partial_f(data, separate, joint, i, s2_u, df_unconstrained)
+            partial = self._partial_f(data, shapes, separate, joint, i, s2_u, df_unconstrained)
             checks = self._equivalence(separate[0], separate[i], s2_u, df_unconstrained)
             similarity.append(assess(data.preparations[i], self.similarity, checks, [partial, *parallelism]))
         suitability = self._suitability(data, separate, potencies, similarity)
@@ -297,19 +318,59 @@ class ParallelCurveAssay:
         )
 
     # -- fits ---------------------------------------------------------------------------------------------
-    def _fit_one(self, data: AssayData, index: int) -> CurveFit:
+    def _reference_shapes(self, data: AssayData) -> list[FloatArray]:
+        """Candidate shared shapes ``(bottom, top, hill, asymmetry)``: the three best points of the engine's
+        start grid on the reference curve (evaluated, not fitted: the joint fit refines them)."""
+        model = get_model(self.model)
+        mask = data.preparation_index == 0
+        dose, response = data.dose[mask], data.response[mask]
+        starts = logistic_starts(model, dose, response, np.ones(dose.size))
+        rss = ((model.predict(dose, starts) - response) ** 2).sum(axis=1)
+        best = np.argsort(np.where(np.isfinite(rss), rss, np.inf))[:3]
+        return [
+            np.array([row[0], row[1], row[3], row[4] if self._size == 5 else 1.0]) for row in starts[best]
+        ]
+
+    def _fit_one(self, data: AssayData, index: int, joint: _Joint) -> _Curve:
+        """One preparation's own curve, started from its constrained curve."""
+        model = get_model(self.model)
         mask = data.preparation_index == index
+        dose, response = data.dose[mask], data.response[mask]
+        bottom, top, hill, asymmetry = (float(v) for v in joint.shape)
+        start = [bottom, top, math.exp(joint.log_inflection[index]), hill]
+        if self._size == 5:
+            start.append(asymmetry)
+
+        def residuals(theta: FloatArray, rows: lm.IntArray) -> FloatArray:
+            return np.asarray(model.predict(dose, model.from_internal(theta)) - response, dtype=np.float64)
+
+        def jacobian(theta: FloatArray, rows: lm.IntArray) -> FloatArray:
+            params = model.from_internal(theta)
+            return model.jacobian(dose, params) * model.internal_scale(params)[:, None, :]
+
+        positive = dose[dose > 0]
+        lower, upper = model.internal_bounds(
+            np.array(math.log(positive.min())),
+            np.array(math.log(positive.max())),
+            np.array(math.copysign(1.0, hill)),
+        )
+        theta0 = np.clip(model.to_internal(np.array([start])), lower, upper)
+        solution = lm.levenberg_marquardt(residuals, jacobian, theta0, lower, upper)
+        values = model.from_internal(solution.theta)[0]
+        jac = model.jacobian(dose, values)
         try:
-            return CurveFitter(self.model).fit(data.dose[mask], data.response[mask])
-        except ValueError as exc:
-            raise ValueError(f"preparation {data.preparations[index]!r}: {exc}") from None
+            unscaled = np.linalg.inv(jac.T @ jac)
+        except np.linalg.LinAlgError:
+            unscaled = np.linalg.pinv(jac.T @ jac)
+        return _Curve(
+            model.parameter_names,
+            values,
+            np.asarray(unscaled, dtype=np.float64),
+            float(solution.cost[0]),
+            bool(solution.converged[0]),
+        )
 
-    @staticmethod
-    def _shape_of(fit: CurveFit) -> FloatArray:
-        p = fit.parameters
-        return np.array([p["bottom"], p["top"], p["hill"], p["asymmetry"]])
-
-    def _fit_joint(self, data: AssayData, separate: list[CurveFit], subset: Sequence[int]) -> _Joint:
+    def _fit_joint(self, data: AssayData, shapes: list[FloatArray], subset: Sequence[int]) -> _Joint:
         """Constrained least squares over the preparations in ``subset``; internal parameters are
         ``[bottom, top, hill, (ln asymmetry), ln inflection per preparation]``."""
         members = list(subset)
@@ -347,10 +408,7 @@ class ParallelCurveAssay:
             return jac
 
         starts = []
-        for shape in (
-            self._shape_of(separate[members[0]]),
-            np.mean([self._shape_of(separate[m]) for m in members], axis=0),
-        ):
+        for shape in shapes:
             log_c = [self._best_log_inflection(data, m, shape, low, high) for m in members]
             internal = [shape[0], shape[1], shape[2]] + ([math.log(shape[3])] if five else [])
             starts.append(internal + log_c)
@@ -422,7 +480,14 @@ class ParallelCurveAssay:
         return PotencyEstimate(data.preparations[index], math.exp(m), m, primary, g, alternative)
 
     def _partial_f(
-        self, data: AssayData, separate: list[CurveFit], joint: _Joint, index: int, s2_u: float, df_u: int
+        self,
+        data: AssayData,
+        shapes: list[FloatArray],
+        separate: list[_Curve],
+        joint: _Joint,
+        index: int,
+        s2_u: float,
+        df_u: int,
     ) -> DifferenceTest:
         """F-test of this preparation's own shape: the constrained fit against the fit in which only this
         preparation is free (the others stay constrained), over the pooled unconstrained variance."""
@@ -431,20 +496,20 @@ class ParallelCurveAssay:
             rss_free = separate[0].rss + separate[1].rss
         else:
             others = [i for i in range(h) if i != index]
-            rss_free = self._fit_joint(data, separate, others).rss + separate[index].rss
+            rss_free = self._fit_joint(data, shapes, others).rss + separate[index].rss
         extra = self._size - 1
         f = ((joint.rss - rss_free) / extra) / s2_u
         p = float(stats.f.sf(f, extra, df_u))
         return DifferenceTest("F-test (this preparation)", float(f), (extra, df_u), p, p >= self.alpha)
 
     def _equivalence(
-        self, reference: CurveFit, test: CurveFit, s2_pooled: float, df: int
+        self, reference: _Curve, test: _Curve, s2_pooled: float, df: int
     ) -> list[EquivalenceCheck]:
         """Equivalence intervals from the unconstrained fits, their covariances rescaled to the pooled
         residual variance (the fits are independent, so comparisons have no covariance term)."""
         names = list(reference.parameter_names)
-        ref_cov = reference.covariance * (s2_pooled / reference.residual_variance)
-        test_cov = test.covariance * (s2_pooled / test.residual_variance)
+        ref_cov = reference.unscaled * s2_pooled
+        test_cov = test.unscaled * s2_pooled
         ref, tst = reference.parameters, test.parameters
         b, tp, hl = names.index("bottom"), names.index("top"), names.index("hill")
         # Lower / upper asymptote: for the 5PL 'bottom' is the dose-0 end, which is the upper one when the
@@ -487,7 +552,7 @@ class ParallelCurveAssay:
     def _suitability(
         self,
         data: AssayData,
-        separate: list[CurveFit],
+        separate: list[_Curve],
         potencies: list[PotencyEstimate],
         similarity: list[SimilarityAssessment],
     ) -> SuitabilityReport:
@@ -551,10 +616,11 @@ class ParallelCurveAssay:
         return curves
 
     @staticmethod
-    def _separate_curve(name: str, fit: CurveFit, s2_pooled: float) -> CurveParameters:
-        scale = math.sqrt(s2_pooled / fit.residual_variance) if fit.residual_variance > 0 else 1.0
-        return CurveParameters(
-            name,
-            {k: float(v) for k, v in fit.parameters.items()},
-            {k: float(v) * scale for k, v in fit.standard_errors.items()},
-        )
+    def _separate_curve(name: str, fit: _Curve, s2_pooled: float) -> CurveParameters:
+        covariance = fit.unscaled * s2_pooled
+        errors = {
+            k: float(math.sqrt(max(v, 0.0)))
+            for k, v in zip(fit.parameter_names, np.diag(covariance), strict=True)
+        }
+        errors.setdefault("asymmetry", 0.0)
+        return CurveParameters(name, fit.parameters, errors)
