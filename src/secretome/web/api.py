@@ -83,3 +83,8 @@ def audit_events(
     if not roles_of(request.user) & AUDIT_READERS:
         return Status(403, {"detail": "the qa or admin role is needed to read the audit trail"})
     return [e.to_dict() for e in audit.events(object_type, object_id, actor, limit)]
+
+
+from secretome.web.api_genealogy import router as genealogy_router  # noqa: E402
+
+api.add_router("/genealogy", genealogy_router)

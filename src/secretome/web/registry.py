@@ -6,5 +6,24 @@ from typing import Any
 
 
 def lot_rows() -> list[dict[str, Any]]:
-    """One row per conditioned-medium lot for the home page; empty until lots exist."""
-    return []
+    """One row per conditioned-medium lot for the home page: number, tissue source, donor DIN, passage,
+    status, flags (senescence, over-passage) and the lot page."""
+    from django.urls import reverse
+
+    from secretome.services import genealogy
+
+    rows = []
+    for lot in genealogy.lots():
+        summary = genealogy.lot_summary(lot)
+        rows.append(
+            {
+                "number": summary["number"],
+                "tissue_source": summary["tissue_source"],
+                "donor": summary["din"],
+                "passage": f"P{summary['passage']}",
+                "status": "in production",
+                "flags": summary["flags"],
+                "url": reverse("genealogy_lot", args=[lot.number]),
+            }
+        )
+    return rows

@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, path
 
-from secretome.web import views
+from secretome.web import genealogy, views
 from secretome.web.api import api
 
 
@@ -27,6 +27,10 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/verify/", views.audit_verify, name="audit_verify"),
+    path("genealogy/", genealogy.overview, name="genealogy_overview"),
+    path("genealogy/donors/<str:din>/", genealogy.donor_detail, name="genealogy_donor"),
+    path("genealogy/record/<str:kind>/", genealogy.record, name="genealogy_record"),
+    path("lots/<str:number>/", genealogy.lot_detail, name="genealogy_lot"),
     path("admin/", admin.site.urls),
     path("api/", _api_urls()),
 ]
