@@ -16,8 +16,6 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal, Self, TypeVar, get_args, get_origin
 
-from secretome.domain.canonical import canonical_json
-
 T = TypeVar("T")
 
 Verdict = Literal["passed", "failed", "not tested"]
@@ -39,8 +37,9 @@ def _plain(value: Any) -> Any:
 
 
 def to_plain_dict(result: Any) -> dict[str, Any]:
-    """The canonical plain-data form of a result dataclass (what ``to_dict`` returns)."""
-    plain: dict[str, Any] = json.loads(canonical_json(_plain(result)))
+    """The plain-data form of a result dataclass (what ``to_dict`` returns): JSON types only, keys sorted,
+    ready for :func:`secretome.domain.canonical.canonical_json` (which the analysis layer may not import)."""
+    plain: dict[str, Any] = json.loads(json.dumps(_plain(result), sort_keys=True, allow_nan=False))
     return plain
 
 
