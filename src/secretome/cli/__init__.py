@@ -31,6 +31,11 @@ app.add_typer(lot.app, name="lot")
 from secretome.cli import culture, lot_genealogy  # noqa: E402, F401  (lot trace, lot list)
 
 culture.register(app)
+from secretome.cli import coa, lot_release, quality  # noqa: E402, F401  (lot status/sign/step, coa, spec, result)
+
+app.add_typer(coa.app, name="coa")
+app.add_typer(quality.spec_app, name="spec")
+app.add_typer(quality.result_app, name="result")
 
 
 @app.command("init")
