@@ -160,3 +160,39 @@ def test_inspect_reads_without_writing(analyst: Any) -> None:
     )
     assert reading.format == "vi-cell-xr"
     assert RawFile.objects.count() == 0
+
+
+def test_a_versioned_layout_gives_each_imported_well_its_role_and_the_potency_tables(analyst: Any) -> None:
+    from secretome.domain.plate_layout import PlateLayout, WellAssignment, WellRole
+
+    wells = {f"A{c}": WellAssignment(WellRole.STANDARD, "STD", 2000.0) for c in (1, 2, 3)}
+    wells |= {f"H{c}": WellAssignment(WellRole.BLANK) for c in (1, 2, 3)}
+    first = imports.save_layout(analyst, "BCA layout", PlateLayout("BCA", 96, wells))
+    wells["H3"] = WellAssignment(WellRole.EXCLUDED)
+    second = imports.save_layout(analyst, "H3 unusable", PlateLayout("BCA", 96, wells))
+    assert (first.version, second.version) == (1, 2)
+    assert second.previous_version == first
+    assert imports.get_layout("BCA") == second
+    assert imports.get_layout("BCA@1") == first
+    with pytest.raises(ServiceError, match="already has exactly this definition"):
+        imports.save_layout(analyst, "again", PlateLayout("BCA", 96, wells))
+    record = imports.import_file(
+        analyst,
+        "BCA plate",
+        "gen5.txt",
+        sample_bytes("plate_reader/BioTek_Gen5_3.12_abs_stdcurve_singleplate.txt"),
+        layout="BCA",
+    )
+    assert record.layout == second
+    a1 = record.measurements.get(quantity="absorbance", well="A1")
+    assert (a1.role, a1.level) == ("standard", 2000.0)
+    tables = imports.tables_for_import(record, "absorbance")
+    assert tables.standards.wells == ("A1", "A2", "A3")
+    assert list(tables.standards.response) == [3.337, 3.394, 3.378]  # Gen5 Results block, row A
+    assert tables.excluded_wells == ("H3",)
+
+
+def test_an_import_links_to_a_lot_by_number_and_an_unknown_lot_is_refused(analyst: Any) -> None:
+    with pytest.raises(ServiceError, match="lot: 'NO-SUCH-LOT' does not exist"):
+        imports.import_file(analyst, "counts", "blu.csv", sample_bytes(BLU), lot="NO-SUCH-LOT")
+    assert InstrumentImport.objects.count() == 0

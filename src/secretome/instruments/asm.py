@@ -23,6 +23,7 @@ from secretome.instruments.model import InstrumentReading, Measurement, ReaderEr
 ALLOTROPY_VERSION = version("allotropy")
 
 _SUFFIXES = re.compile(r"\s*\((cell counter|qPCR)\)$")
+_MISSING_WORDS = {"nan", "n/a", "na", "undetermined", "value not provided in instrument file"}
 _METADATA_KEYS = (
     "measurement time",
     "analyst",
@@ -76,6 +77,28 @@ def _walk_measurements(node: Any, context: dict[str, Any]) -> Iterator[tuple[dic
             yield from _walk_measurements(child, here)
 
 
+_WELL = re.compile(r"^([A-Pa-p])0*(\d{1,2})$")
+
+
+def _text(value: object) -> str:
+    """A string field, with the converters' placeholders ("N/A") as empty."""
+    text = "" if value is None else str(value).strip()
+    return "" if text in ("N/A", "n/a", "NaN") else text
+
+
+def _well_name(text: str) -> str:
+    """``"A01"`` -> ``"A1"`` so that wells match across formats and plate layouts; other labels unchanged."""
+    match = _WELL.match(text)
+    return f"{match.group(1).upper()}{int(match.group(2))}" if match else text
+
+
+def _reporter(doc: Mapping[str, Any]) -> str:
+    for control in _first_list(doc, "device control aggregate document", "device control document"):
+        if isinstance(control, dict) and _text(control.get("reporter dye setting")):
+            return _text(control.get("reporter dye setting"))
+    return ""
+
+
 def _wavelength(doc: Mapping[str, Any]) -> str:
     for control in _first_list(doc, "device control aggregate document", "device control document"):
         for key in ("detector wavelength setting", "excitation wavelength setting"):
@@ -96,16 +119,20 @@ def _flags(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
+def _missing_features(errors: list[tuple[str, str]]) -> set[str]:
+    return {feature for feature, message in errors if feature and message.strip().lower() in _MISSING_WORDS}
+
+
 def _rows_of(doc: Mapping[str, Any], context: Mapping[str, Any]) -> Iterator[tuple[str, Measurement]]:
     """(identifier, measurement) for each value of one measurement document."""
     sample_doc = doc.get("sample document") or {}
     sample = str(sample_doc.get("sample identifier", "") or "")
-    well = str(
-        sample_doc.get("location identifier", "") or sample_doc.get("well location identifier", "") or ""
-    )
+    places = [_text(sample_doc.get("well location identifier")), _text(sample_doc.get("location identifier"))]
+    # QuantStudio gives the well number as location and the well name as well location: prefer a name.
+    well = next((_well_name(p) for p in places if _WELL.match(p)), next((p for p in places if p), ""))
     plate = str(sample_doc.get("well plate identifier", "") or "")
     identifier = str(doc.get("measurement identifier", ""))
-    base_analyte = str(doc.get("target DNA description", "") or "") or _wavelength(doc)
+    base_analyte = _text(doc.get("target DNA description")) or _reporter(doc) or _wavelength(doc)
     errors = _flags(doc)
 
     def flags_for(analyte: str, quantity: str) -> tuple[str, ...]:
@@ -115,11 +142,15 @@ def _rows_of(doc: Mapping[str, Any], context: Mapping[str, Any]) -> Iterator[tup
                 picked.append(f"{feature}: {message}" if feature else message)
         return tuple(picked)
 
-    def make(key: str, raw: Mapping[str, Any], analyte: str) -> Measurement:
+    def make(key: str, raw: Mapping[str, Any], analyte: str, feature: str = "") -> Measurement:
         quantity = _quantity_name(key)
+        # allotropy writes a placeholder number where the file said NaN, and names it in an error.
+        missing = (feature or f"{analyte} <{key}>") in _missing_features(errors) or key in _missing_features(
+            errors
+        )
         return Measurement(
             quantity=quantity,
-            value=number(raw.get("value")),
+            value=math.nan if missing else number(raw.get("value")),
             unit=str(raw.get("unit", "")),
             sample=sample,
             well=well,
@@ -153,22 +184,26 @@ def _rows_of(doc: Mapping[str, Any], context: Mapping[str, Any]) -> Iterator[tup
                 if _is_quantity(raw):
                     role = str(raw.get("has statistic datum role", "")).removesuffix(" role")
                     name = f"{role} {feature}".strip()
-                    yield analyte_id, make(name, raw, analyte)
+                    yield analyte_id, make(name, raw, analyte, f"{analyte} <{role} role>")
 
 
-def _calculated(root: Mapping[str, Any], index: Mapping[str, Measurement]) -> Iterator[Measurement]:
+def _calculated(
+    root: Mapping[str, Any], index: Mapping[str, Measurement], missing: Mapping[str, set[str]]
+) -> Iterator[Measurement]:
     for calc in _first_list(root, "calculated data aggregate document", "calculated data document"):
         if not isinstance(calc, dict) or not _is_quantity(calc.get("calculated result")):
             continue
         sources = _first_list(calc, "data source aggregate document", "data source document")
-        source = next(
-            (index[s["data source identifier"]] for s in sources if s.get("data source identifier") in index),
-            None,
+        source_id = next(
+            (s["data source identifier"] for s in sources if s.get("data source identifier") in index), None
         )
+        source = index[source_id] if source_id is not None else None
         raw = calc["calculated result"]
+        name = str(calc.get("calculated data name", "calculated"))
+        gone = source is not None and f"{source.analyte} <{name}>" in missing.get(str(source_id), set())
         yield Measurement(
-            quantity=str(calc.get("calculated data name", "calculated")),
-            value=number(raw.get("value")),
+            quantity=name,
+            value=math.nan if gone else number(raw.get("value")),
             unit=str(raw.get("unit", "")),
             sample=source.sample if source else "",
             well=source.well if source else "",
@@ -192,16 +227,19 @@ def asm_to_reading(asm: Mapping[str, Any], *, filename: str, format: str, family
     device = root.get("device system document") or {}
     measurements: list[Measurement] = []
     index: dict[str, Measurement] = {}
+    missing: dict[str, set[str]] = {}
     run: dict[str, Any] = {}
     for doc, context in _walk_measurements(root, {}):
         for key, value in context.items():
             run.setdefault(key, _scalar(value))
         if "measurement time" in doc:
             run.setdefault("measurement time", doc["measurement time"])
+        gone = _missing_features(_flags(doc))
         for identifier, row in _rows_of(doc, context):
             measurements.append(row)
             index.setdefault(identifier, row)
-    measurements.extend(_calculated(root, index))
+            missing.setdefault(identifier, set()).update(gone)
+    measurements.extend(_calculated(root, index, missing))
     for key in ("product manufacturer", "brand name", "device identifier", "asset management identifier"):
         if device.get(key) not in (None, "", "N/A"):
             run[key] = device[key]

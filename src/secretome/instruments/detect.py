@@ -6,7 +6,7 @@ unknown file gets a :class:`~secretome.instruments.model.ReaderError` listing th
 
 from __future__ import annotations
 
-from secretome.instruments import cell_counters, multiplex, plate_readers, qpcr
+from secretome.instruments import cell_counters, flow, multiplex, nta, plate_readers, qpcr
 from secretome.instruments.formats import FileFormat, head_text
 from secretome.instruments.model import InstrumentReading, ReaderError
 
@@ -16,6 +16,8 @@ FORMATS: tuple[FileFormat, ...] = (
     *plate_readers.FORMATS,
     *multiplex.FORMATS,
     *qpcr.FORMATS,
+    *flow.FORMATS,
+    *nta.FORMATS,
 )
 
 #: The largest file accepted (bytes).

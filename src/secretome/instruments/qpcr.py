@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import math
 import zipfile
+import zlib
 from typing import Any
 from xml.etree import ElementTree
 
@@ -92,7 +93,16 @@ def _rdml_xml(content: bytes, filename: str) -> bytes:
             if archive.getinfo(member).file_size > MAX_RDML_BYTES:
                 raise ReaderError(filename, f"{member} is larger than {MAX_RDML_BYTES} bytes")
             return archive.read(member)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        ValueError,
+        KeyError,
+        NotImplementedError,
+    ) as exc:
         raise ReaderError(filename, f"not a readable RDML zip: {exc}") from None
     except RuntimeError as exc:  # encrypted members
         raise ReaderError(filename, f"not a readable RDML zip: {exc}") from None

@@ -1,0 +1,64 @@
+"""Every real sample file either reads, with its format recognised from the content, or is refused with a
+message naming the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from secretome.instruments.detect import detect, read, supported_formats
+from secretome.instruments.model import ReaderError
+from tests.unit.instruments.samples import every_sample
+
+#: Files that must be refused, with the words the message must hold.
+REFUSED = {"Cytek_Aurora_FCS3.1_header_only_truncated.fcs": "truncated"}
+
+EXPECTED_FORMAT = {
+    "cell_counter": {"cell_counter"},
+    "plate_reader": {"plate_reader"},
+    "luminex": {"multiplex"},
+    "qpcr": {"qpcr"},
+    "fcs": {"flow"},
+    "nta": {"nta"},
+}
+
+
+@pytest.mark.parametrize("path", every_sample(), ids=lambda p: p.name)
+def test_each_sample_reads_in_its_family_or_is_refused_naming_the_file(path: Path) -> None:
+    content = path.read_bytes()
+    if path.name in REFUSED:
+        with pytest.raises(ReaderError) as caught:
+            read(content, path.name)
+        assert str(caught.value).startswith(path.name)
+        assert REFUSED[path.name] in str(caught.value)
+        return
+    reading = read(content, path.name)
+    assert reading.family in EXPECTED_FORMAT[path.parent.name]
+    assert reading.measurements, "a readable file gives measurements"
+    assert reading.reader and reading.reader_version
+    summary = reading.summary()
+    assert summary["counts"]["measurements"] == len(reading.measurements)
+
+
+def test_an_unknown_file_is_refused_with_the_list_of_supported_formats() -> None:
+    with pytest.raises(ReaderError) as caught:
+        detect(b"hello, world\n", "hello.csv")
+    message = str(caught.value)
+    assert message.startswith("hello.csv: ")
+    for known in supported_formats():
+        assert known.name in message
+
+
+def test_an_empty_file_is_refused() -> None:
+    with pytest.raises(ReaderError, match="empty"):
+        read(b"", "empty.csv")
+
+
+def test_format_override_reads_with_the_named_reader_and_refuses_a_mismatch() -> None:
+    rdml = next(p for p in every_sample() if p.suffix == ".rdml")
+    assert read(rdml.read_bytes(), rdml.name, format="rdml").format == "rdml"
+    with pytest.raises(ReaderError):
+        read(rdml.read_bytes(), rdml.name, format="nanosight-nta")
+    with pytest.raises(ValueError, match="format: unknown format 'nope'"):
+        read(rdml.read_bytes(), rdml.name, format="nope")
