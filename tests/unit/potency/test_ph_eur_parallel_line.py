@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from secretome.analysis.potency import ParallelLineAssay, ParallelLineResult
+from secretome.analysis.potency import EquivalenceMargins, ParallelLineAssay, ParallelLineResult
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "ph_eur_5_3"
 EXPECTED: dict[str, Any] = json.loads((DATA / "expected.json").read_text())
@@ -235,3 +235,41 @@ def test_result_survives_a_round_trip_through_its_dictionary() -> None:
     result = _analyse("pheur_5_1_4_hepatitis_b_five_dose").result
     assert ParallelLineResult.from_dict(result.to_dict()) == result
     json.dumps(result.to_dict())
+
+
+def test_equivalence_of_slopes_can_decide_parallelism_instead_of_the_f_test() -> None:
+    example = EXPECTED["pheur_5_1_3_turbidimetric_randomised_block"]
+    with (DATA / example["csv"]).open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    arguments = (
+        [r["preparation"] for r in rows],
+        [float(r["dose_nominal"]) for r in rows],
+        [float(r["response"]) for r in rows],
+    )
+    strict = EquivalenceMargins(slope_ratio=(0.99, 1.01))
+    lenient = ParallelLineAssay("S", similarity="equivalence").fit(
+        *arguments, block=[r["block"] for r in rows]
+    )
+    narrow = ParallelLineAssay("S", similarity="equivalence", margins=strict).fit(
+        *arguments, block=[r["block"] for r in rows]
+    )
+    slope = lenient.similarity[0].equivalence[0]
+    assert slope.parameter == "slope_ratio"
+    assert slope.estimate == pytest.approx(lenient.slopes[1] / lenient.slopes[0])
+    assert lenient.valid and lenient.similarity[0].passed
+    assert not narrow.similarity[0].passed and not narrow.valid
+    parallelism = next(t for t in narrow.validity if t.name == "parallelism")
+    assert parallelism.verdict == "passed" and not parallelism.decides
+
+
+def test_unusable_parallel_line_data_are_refused_naming_the_problem() -> None:
+    with pytest.raises(ValueError, match="reference"):
+        ParallelLineAssay("X").fit(["S", "S", "T", "T"], [1, 2, 1, 2], [1, 2, 1, 2])
+    with pytest.raises(ValueError, match="common series"):
+        ParallelLineAssay("S").fit(["S"] * 4 + ["T"] * 4, [1, 2, 1, 2, 1, 3, 1, 3], [1, 2, 1, 2, 1, 2, 1, 2])
+    with pytest.raises(ValueError, match="Latin square"):
+        ParallelLineAssay("S").fit(
+            ["S", "S", "T", "T"] * 2, [1, 2] * 4, range(8), row=[1] * 8, column=[1] * 8
+        )
+    with pytest.raises(ValueError, match="transform"):
+        ParallelLineAssay("S", transform="cube")
