@@ -236,3 +236,67 @@ def test_bad_times_and_unknown_records_exit_2_with_one_line(as_user: Callable[..
         expect=2,
     )
     assert "passage #999 does not exist" in missing.stderr
+
+
+def test_a_harvest_is_read_from_a_cell_counter_file(as_user: Callable[..., Any]) -> None:
+    from pathlib import Path
+
+    counter = Path(__file__).resolve().parents[1] / "data" / "samples" / "cell_counter"
+    donor = as_user(
+        "ana", "donor", "add", "--source", "AT", "--collected-on", "2026-01-30", "--facility", "W0001"
+    )
+    as_user(
+        "ana",
+        "recipe",
+        "add",
+        "AT",
+        "--title",
+        "AT",
+        "--basal-medium",
+        "DMEM",
+        "--supplement",
+        "hPL",
+        "--supplement-percent",
+        "5",
+        "--seeding-density",
+        "3000",
+        "--conditioning-medium",
+        "DMEM",
+    )
+    as_user("quinn", "recipe", "approve", "AT", "--version", "1")
+    p0 = as_user(
+        "ana",
+        "passage",
+        "add",
+        "--din",
+        donor["din"],
+        "--recipe",
+        "AT",
+        "--seeded-at",
+        "2026-02-01T09:00Z",
+        "--area",
+        "75",
+        "--seeded",
+        "2e5",
+        "--medium-lot",
+        "M1",
+    )
+    harvest = ["passage", "harvest", str(p0["id"]), "--harvested-at", "2026-02-06T09:00Z"]
+    missing_volume = as_user(
+        "ana",
+        *harvest,
+        "--counter-file",
+        str(counter / "ChemoMetec_NucleoView_NC200_example01.csv"),
+        expect=2,
+    )
+    assert "--volume" in missing_volume.stderr
+    harvested = as_user(
+        "ana",
+        *harvest,
+        "--counter-file",
+        str(counter / "ChemoMetec_NucleoView_NC200_example01.csv"),
+        "--volume",
+        "2",
+    )
+    assert harvested["cells_harvested"] == pytest.approx(2.45e6 * 2)  # "Live (cells/ml);2.45E6" in the file
+    assert harvested["harvest_counts"]["sample"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -330,26 +331,42 @@ def passage_add(
 @passage_app.command("harvest")
 def passage_harvest(
     passage_id: int = typer.Argument(..., help="Passage id."),
-    harvested: float = typer.Option(..., "--harvested", help="Viable cells harvested."),
     harvested_at: str = typer.Option(..., "--harvested-at", help="Harvest time, ISO 8601."),
+    harvested: float | None = typer.Option(None, "--harvested", help="Viable cells harvested."),
     viability: float | None = typer.Option(None, "--viability", help="Viability, %."),
+    counter_file: Path | None = typer.Option(
+        None, "--counter-file", help="Cell-counter export to read instead."
+    ),
+    volume_ml: float | None = typer.Option(None, "--volume", help="Suspension volume counted, mL."),
+    sample: str | None = typer.Option(None, "--sample", help="Sample in the counter file."),
     acting: str | None = AS_OPTION,
     reason: str = REASON_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Record a passage's harvest count (once)."""
+    """Record a passage's harvest (once): a count, or a cell-counter file x suspension volume."""
 
     def action(user: Any) -> Any:
         from secretome.services import genealogy as g
 
-        passage = g.record_harvest(
-            user,
-            reason,
-            passage_id=passage_id,
-            cells_harvested=harvested,
-            harvested_at=require_time(harvested_at, "harvested_at"),
-            viability_percent=viability,
-        )
+        when = require_time(harvested_at, "harvested_at")
+        if counter_file is not None:
+            if volume_ml is None:
+                raise BadInput("--volume: the suspension volume the counter's density is multiplied by")
+            try:
+                content = counter_file.read_bytes()
+            except OSError as exc:
+                raise BadInput(f"--counter-file: cannot read {counter_file}: {exc.strerror}") from None
+            passage = g.record_harvest_from_counter(
+                user, reason, passage_id=passage_id, filename=counter_file.name, content=content,
+                harvested_at=when, suspension_volume_ml=volume_ml, sample=sample,
+            )  # fmt: skip
+        else:
+            if harvested is None:
+                raise BadInput("--harvested: give the viable cells harvested, or --counter-file")
+            passage = g.record_harvest(
+                user, reason, passage_id=passage_id, cells_harvested=harvested, harvested_at=when,
+                viability_percent=viability,
+            )  # fmt: skip
         return g.passage_dict(passage)
 
     _write(acting, as_json, action, _say("passage #{id} harvested: {cells_harvested:.3g} viable cells"))

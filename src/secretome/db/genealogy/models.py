@@ -171,6 +171,17 @@ class Passage(models.Model):
     cells_harvested = models.FloatField(null=True, blank=True, help_text="viable cells harvested")
     viability_percent = models.FloatField(null=True, blank=True)
     harvested_at = models.DateTimeField(null=True, blank=True)
+    # When the harvest count came from a cell-counter file: the import (raw file kept as evidence), the
+    # sample read from it and the suspension volume the viable density was multiplied by.
+    harvest_counts = models.ForeignKey(
+        "imports.InstrumentImport",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="harvested_passages",
+    )
+    harvest_counts_sample = models.CharField(max_length=200, blank=True)
+    harvest_suspension_ml = models.FloatField(null=True, blank=True)
     medium_lot = models.CharField(max_length=60)
     supplement_lot = models.CharField(max_length=60, blank=True)
     operator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

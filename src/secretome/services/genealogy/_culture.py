@@ -64,6 +64,13 @@ def passage_dict(passage: Passage) -> dict[str, Any]:
         parent=passage.parent_id,
         source_vial=passage.source_vial.label if passage.source_vial is not None else None,
         recipe=str(passage.recipe),
+        harvest_counts=None
+        if passage.harvest_counts_id is None
+        else {
+            "instrument_import": passage.harvest_counts_id,
+            "sample": passage.harvest_counts_sample,
+            "suspension_ml": passage.harvest_suspension_ml,
+        },
     )
     return values
 
@@ -188,6 +195,71 @@ def _harvest(
     passage.harvested_at = harvested_at
     passage.save(update_fields=["cells_harvested", "viability_percent", "harvested_at"])
     record_event(actor, "harvest", "passage", passage.pk, reason, before, passage_dict(passage))
+    return passage
+
+
+#: Units a cell counter reports viable density in, and their factor to cells/mL.
+DENSITY_UNITS = {"10^6 cells/mL": 1e6, "cells/mL": 1.0}
+
+
+@transaction.atomic
+def record_harvest_from_counter(
+    actor: Actor,
+    reason: str,
+    *,
+    passage_id: int,
+    filename: str,
+    content: bytes,
+    harvested_at: dt.datetime,
+    suspension_volume_ml: float,
+    sample: str | None = None,
+) -> Passage:
+    """Record a harvest from a cell-counter export (Vi-CELL BLU/XR, NucleoCounter, Cedex HiRes).
+
+    The file is imported (raw bytes kept, read through allotropy) and linked to the passage; viable cells
+    harvested = viable cell density of ``sample`` x ``suspension_volume_ml``. One transaction: a file that
+    cannot be read, a missing sample or a refused harvest writes nothing.
+    """
+    from secretome.services import imports
+
+    require_lab(actor)
+    acting_user_record(actor)
+    passage = passage_by_id(passage_id)
+    volume = positive("suspension_volume_ml", suspension_volume_ml)
+    record = imports.import_file(actor, reason, filename, content)
+    if record.family != "cell_counter":
+        raise ServiceError(f"{filename}: a {record.format} file is not a cell-counter export")
+    rows = list(
+        record.measurements.filter(quantity__in=["viable cell density", "viability"]).order_by("ordinal")
+    )
+    samples = list(dict.fromkeys(r.sample for r in rows if r.quantity == "viable cell density"))
+    if sample is None:
+        if len(samples) != 1:
+            raise ServiceError(
+                f"sample: {filename} holds {len(samples)} samples ({', '.join(samples)}); name one"
+            )
+        sample = samples[0]
+    density = next((r for r in rows if r.sample == sample and r.quantity == "viable cell density"), None)
+    if density is None or density.value is None:
+        raise ServiceError(f"sample: {filename} has no viable cell density for {sample!r}")
+    if density.unit not in DENSITY_UNITS:
+        raise ServiceError(f"{filename}: viable cell density in unknown unit {density.unit!r}")
+    viability = next((r.value for r in rows if r.sample == sample and r.quantity == "viability"), None)
+    viable_cells = density.value * DENSITY_UNITS[density.unit] * volume
+    _harvest(actor, reason, passage, viable_cells, viability, harvested_at)
+    passage.harvest_counts = record
+    passage.harvest_counts_sample = sample
+    passage.harvest_suspension_ml = volume
+    passage.save(update_fields=["harvest_counts", "harvest_counts_sample", "harvest_suspension_ml"])
+    record_event(
+        actor,
+        "link_counts",
+        "passage",
+        passage.pk,
+        reason,
+        None,
+        {"instrument_import": record.pk, "filename": filename, "sample": sample, "suspension_ml": volume},
+    )
     return passage
 
 
