@@ -88,3 +88,7 @@ def audit_events(
 from secretome.web.api_genealogy import router as genealogy_router  # noqa: E402
 
 api.add_router("/genealogy", genealogy_router)
+
+from secretome.web.api_release import router as release_router  # noqa: E402
+
+api.add_router("/release", release_router)

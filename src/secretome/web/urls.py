@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, path
 
-from secretome.web import genealogy, views
+from secretome.web import genealogy, release, views
 from secretome.web.api import api
 
 
@@ -31,6 +31,40 @@ urlpatterns = [
     path("genealogy/donors/<str:din>/", genealogy.donor_detail, name="genealogy_donor"),
     path("genealogy/record/<str:kind>/", genealogy.record, name="genealogy_record"),
     path("lots/<str:number>/", genealogy.lot_detail, name="genealogy_lot"),
+    path("release/specifications/", release.spec_list, name="release_specs"),
+    path("release/specifications/new/", release.spec_new, name="release_spec_new"),
+    path("release/specifications/<str:product>/<int:version>/", release.spec_detail, name="release_spec"),
+    path(
+        "release/specifications/<str:product>/<int:version>/attribute/",
+        release.spec_attribute,
+        name="release_spec_attribute",
+    ),
+    path(
+        "release/specifications/<str:product>/<int:version>/approve/",
+        release.spec_approve,
+        name="release_spec_approve",
+    ),
+    path("release/lots/", release.lot_list, name="release_lots"),
+    path("release/lots/<str:number>/", release.lot_qc, name="release_lot"),
+    path("release/lots/<str:number>/result/", release.lot_result, name="release_lot_result"),
+    path("release/lots/<str:number>/step/", release.lot_step, name="release_lot_step"),
+    path("release/lots/<str:number>/sign/", release.lot_sign, name="release_lot_sign"),
+    path(
+        "release/lots/<str:number>/investigation/",
+        release.lot_close_investigation,
+        name="release_lot_investigation",
+    ),
+    path("release/lots/<str:number>/certificate/", release.certificate_page, name="release_certificate"),
+    path(
+        "release/lots/<str:number>/certificate/issue/",
+        release.certificate_issue,
+        name="release_certificate_issue",
+    ),
+    path(
+        "release/lots/<str:number>/certificate.pdf",
+        release.certificate_download,
+        name="release_certificate_pdf",
+    ),
     path("admin/", admin.site.urls),
     path("api/", _api_urls()),
 ]
