@@ -7,16 +7,27 @@ Dose-response: :class:`CurveFitter` fits one standard curve (4PL, 5PL, linear, l
 :mod:`secretome.analysis.logistic`.
 """
 
-from secretome.analysis.doseresponse import CurveFit, CurveFitter, fit_curve
+from secretome.analysis.batch import BatchFit, fit_curves
+from secretome.analysis.doseresponse import (
+    BackCalculation,
+    CurveFit,
+    CurveFitter,
+    QuantitationRules,
+    fit_curve,
+)
 from secretome.analysis.logistic import ASYMMETRY_BOUNDS, HILL_BOUNDS, ec50_5pl, five_pl, four_pl
 
 __all__ = [
     "ASYMMETRY_BOUNDS",
     "HILL_BOUNDS",
+    "BackCalculation",
+    "BatchFit",
     "CurveFit",
     "CurveFitter",
+    "QuantitationRules",
     "ec50_5pl",
     "fit_curve",
+    "fit_curves",
     "five_pl",
     "four_pl",
 ]

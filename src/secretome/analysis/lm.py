@@ -27,6 +27,8 @@ IntArray = NDArray[np.intp]
 ResidualFunction = Callable[[FloatArray, IntArray], FloatArray]
 #: Row ``theta`` (rows, P) and the indices of those rows in the batch -> Jacobian (rows, N, P).
 JacobianFunction = Callable[[FloatArray, IntArray], FloatArray]
+#: Both at once, for models that share most of the work between them.
+CombinedFunction = Callable[[FloatArray, IntArray], tuple[FloatArray, FloatArray]]
 
 RUNNING = 0
 CONVERGED = 1
@@ -58,10 +60,40 @@ class Solution:
 
 
 def _solve(matrix: FloatArray, rhs: FloatArray) -> FloatArray:
+    """Solve the symmetric positive-definite systems ``matrix @ x = rhs`` for a whole batch.
+
+    A Cholesky factorisation written over the batch axis (the systems are tiny, 2-5 parameters, and LAPACK's
+    per-matrix call overhead would dominate); rows whose pivots are not positive fall back to LAPACK.
+    """
+    size = matrix.shape[-1]
+    factor = np.zeros_like(matrix)
+    good = np.ones(matrix.shape[0], dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for i in range(size):
+            pivot = matrix[:, i, i] - np.sum(factor[:, i, :i] ** 2, axis=1)
+            good &= pivot > 0
+            factor[:, i, i] = np.sqrt(np.where(pivot > 0, pivot, 1.0))
+            for k in range(i + 1, size):
+                factor[:, k, i] = (
+                    matrix[:, k, i] - np.sum(factor[:, k, :i] * factor[:, i, :i], axis=1)
+                ) / factor[:, i, i]
+        z = np.zeros_like(rhs)
+        for i in range(size):
+            z[:, i] = (rhs[:, i] - np.sum(factor[:, i, :i] * z[:, :i], axis=1)) / factor[:, i, i]
+        x = np.zeros_like(rhs)
+        for i in reversed(range(size)):
+            x[:, i] = (z[:, i] - np.sum(factor[:, i + 1 :, i] * x[:, i + 1 :], axis=1)) / factor[:, i, i]
+    bad = ~good | ~np.all(np.isfinite(x), axis=1)
+    if np.any(bad):
+        x[bad] = _lapack_solve(matrix[bad], rhs[bad])
+    return x
+
+
+def _lapack_solve(matrix: FloatArray, rhs: FloatArray) -> FloatArray:
     try:
         return np.asarray(np.linalg.solve(matrix, rhs[..., None])[..., 0], dtype=np.float64)
     except np.linalg.LinAlgError:
-        # One singular row must not stop the batch: fall back to the pseudo-inverse for all rows.
+        # One singular row must not stop the batch: fall back to the pseudo-inverse for these rows.
         pinv: FloatArray = np.einsum("bij,bj->bi", np.linalg.pinv(matrix), rhs)
         return pinv
 
@@ -77,6 +109,7 @@ def levenberg_marquardt(
     ftol: float = 1e-13,
     xtol: float = 1e-11,
     initial_damping: float = 1e-2,
+    combined: CombinedFunction | None = None,
 ) -> Solution:
     """Minimise the sum of squared residuals for every row of a batch.
 
@@ -95,6 +128,9 @@ def levenberg_marquardt(
         no parameter by more than ``xtol * (|theta| + xtol)``, or when no step however short lowers it.
     initial_damping : float
         Starting Marquardt parameter.
+    combined : callable, optional
+        Residuals and Jacobian in one call; when given, every trial step computes both (cheaper when most
+        steps are accepted, as they are near a solution).
 
     Returns
     -------
@@ -119,31 +155,41 @@ def levenberg_marquardt(
     status = np.where((status == RUNNING) & (cost == 0.0), CONVERGED, status)
     iterations = np.zeros(rows, dtype=int)
     eye = np.eye(size)
+    diagonal = np.arange(size)
 
     for _ in range(max_iterations):
         idx = np.flatnonzero(status == RUNNING)
         if idx.size == 0:
             break
         iterations[idx] += 1
-        j = jac[idx]
-        ri = r[idx]
-        t = theta[idx]
-        normal = np.einsum("bni,bnj->bij", j, j)
-        gradient = np.einsum("bni,bn->bi", j, ri)
-        lo, hi = low[idx], high[idx]
+        everyone_running = idx.size == rows
+        # While every row runs, work on views instead of gathered copies.
+        j = jac if everyone_running else jac[idx]
+        ri = r if everyone_running else r[idx]
+        t = theta.copy() if everyone_running else theta[idx]
+        lo, hi = (low, high) if everyone_running else (low[idx], high[idx])
+        jt = j.transpose(0, 2, 1)
+        normal = jt @ j
+        gradient = (jt @ ri[:, :, None])[:, :, 0]
         # Active set: on a bound with the descent direction pointing out of the box -> hold this step.
         held = ((t <= lo) & (gradient > 0)) | ((t >= hi) & (gradient < 0))
-        diag = np.einsum("bii->bi", normal)
+        diag = np.einsum("bii->bi", normal).copy()
         floor = 1e-12 * np.maximum(diag.max(axis=1, keepdims=True), 1e-300)
         diag = np.maximum(diag, floor)
-        system = normal + damping[idx, None, None] * diag[:, :, None] * eye
-        free = ~held
-        mask = free[:, :, None] & free[:, None, :]
-        system = np.where(mask, system, eye * diag[:, :, None])
-        step = -_solve(system, np.where(free, gradient, 0.0))
+        system = normal
+        system[:, diagonal, diagonal] += damping[idx, None] * diag
+        if held.any():
+            free = ~held
+            mask = free[:, :, None] & free[:, None, :]
+            system = np.where(mask, system, eye * diag[:, :, None])
+            gradient = np.where(free, gradient, 0.0)
+        step = -_solve(system, gradient)
         candidate = np.clip(t + step, lo, hi)
         step = candidate - t
-        r_new = residuals(candidate, idx)
+        if combined is not None:
+            r_new, jac_new = combined(candidate, idx)
+        else:
+            r_new = residuals(candidate, idx)
         cost_new = np.einsum("bn,bn->b", r_new, r_new)
         old = cost[idx]
         accepted = np.isfinite(cost_new) & (cost_new < old)
@@ -155,7 +201,7 @@ def levenberg_marquardt(
             theta[take] = candidate[accepted]
             r[take] = r_new[accepted]
             cost[take] = cost_new[accepted]
-            jac[take] = jacobian(theta[take], take)
+            jac[take] = jac_new[accepted] if combined is not None else jacobian(theta[take], take)
         damping[take] = np.maximum(damping[take] / 3.0, 1e-15)
         damping[idx[~accepted]] *= 4.0
         done = (accepted & small_change & small_step) | (cost[idx] == 0.0)

@@ -13,8 +13,8 @@ The logistic family is written in one form, for the 5PL and (``asymmetry = 1``) 
 * Blanks (dose 0) are handled explicitly: ``f(0)`` is the dose-0 asymptote, never ``nan``, and the derivatives
   with respect to inflection, hill and asymmetry are exactly 0 there.
 
-Evaluation goes through ``u = hill * (ln inflection - ln x)`` and ``s = ln(1 + e^u)`` (``numpy.logaddexp``), so
-neither very small nor very large doses overflow.
+Evaluation goes through ``u = hill * (ln inflection - ln x)`` and ``s = ln(1 + e^u)`` with ``u`` clipped to
++/-700, so neither very small nor very large doses overflow.
 
 Also here: the linear (``intercept + slope * x``) and log-linear (``intercept + slope * ln x``) models for
 assays read in their linear range, the EC50 of the 5PL (the dose giving the response half-way between
@@ -47,6 +47,8 @@ def _as_float(value: ArrayLike) -> FloatArray:
 def _log_ratio(dose: FloatArray, inflection: FloatArray) -> tuple[FloatArray, NDArray[np.bool_]]:
     """``ln(inflection) - ln(dose)`` with dose 0 mapped to +inf, and the mask of blanks."""
     blank = dose == 0
+    if not np.any(blank):
+        return np.log(inflection) - np.log(dose), blank
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.log(inflection) - np.log(np.where(blank, 1.0, dose))
     return np.where(blank, np.inf, ratio), blank
@@ -62,15 +64,20 @@ def _core(
     h = _as_float(hill)
     g = _as_float(asymmetry)
     log_ratio, blank = _log_ratio(x, c)
+    any_blank = bool(np.any(blank))
     with np.errstate(invalid="ignore", over="ignore"):
-        # At a blank u is +inf (hill > 0), -inf (hill < 0) or 0 (hill == 0): the limit, computed explicitly.
-        u = np.where(blank, np.sign(h) * np.inf, h * np.where(blank, 0.0, log_ratio))
-        u = np.where(blank & (h == 0), 0.0, u)
-        s = np.logaddexp(0.0, u)
-        w = np.exp(-g * s)
-        sig = np.where(
-            u >= 0, 1.0 / (1.0 + np.exp(-np.abs(u))), np.exp(-np.abs(u)) / (1.0 + np.exp(-np.abs(u)))
-        )
+        if any_blank:
+            # At a blank u is +inf (hill > 0), -inf (hill < 0) or 0 (hill == 0): the limit, computed explicitly.
+            u = np.where(blank, np.sign(h) * np.inf, h * np.where(blank, 0.0, log_ratio))
+            u = np.where(blank & (h == 0), 0.0, u)
+        else:
+            u = h * log_ratio
+        # u is clipped so e^u stays finite; beyond |u| = 700 the curve sits on its asymptote to 1e-300.
+        e = np.exp(np.clip(u, -700.0, 700.0))
+        complement = 1.0 / (1.0 + e)  # = 1 - sigma(u) = e^-s
+        sig = e * complement
+        s = np.log1p(e)
+        w = complement if np.ndim(g) == 0 and g == 1.0 else np.exp(-g * s)
     return w, s, sig, log_ratio, blank
 
 
@@ -141,10 +148,15 @@ def five_pl_jacobian(
     span = t - b
     # d w / d u = -g * w * sigma(u); u = h * ln(c / x).
     dw_du = -g * w * sig
-    with np.errstate(invalid="ignore"):
-        d_inflection = np.where(blank, 0.0, span * dw_du * h / c)
-        d_hill = np.where(blank, 0.0, span * dw_du * np.where(blank, 0.0, log_ratio))
-        d_asymmetry = np.where(blank, 0.0, -span * w * np.where(blank, 0.0, s))
+    if np.any(blank):
+        with np.errstate(invalid="ignore"):
+            d_inflection = np.where(blank, 0.0, span * dw_du * h / c)
+            d_hill = np.where(blank, 0.0, span * dw_du * np.where(blank, 0.0, log_ratio))
+            d_asymmetry = np.where(blank, 0.0, -span * w * np.where(blank, 0.0, s))
+    else:
+        d_inflection = span * dw_du * h / c
+        d_hill = span * dw_du * log_ratio
+        d_asymmetry = -span * w * s
     shape = np.broadcast_shapes(w.shape, b.shape, t.shape)
     parts = [1.0 - w, w, d_inflection, d_hill, d_asymmetry]
     return np.stack([np.broadcast_to(p, shape) for p in parts], axis=-1)
