@@ -36,6 +36,7 @@ from secretome.cli import coa, lot_release, quality  # noqa: E402, F401  (lot st
 app.add_typer(coa.app, name="coa")
 app.add_typer(quality.spec_app, name="spec")
 app.add_typer(quality.result_app, name="result")
+from secretome.cli import instruments  # noqa: E402, F401  (inspect, import, layout)
 
 
 @app.command("init")
@@ -114,5 +115,6 @@ def main() -> None:
 
 
 from secretome.cli import analyze_potency  # noqa: E402, F401  (analyze potency, analyze combine)
+from secretome.cli import analyze_curve  # noqa: E402, F401  (analyze curve)
 
 __all__ = ["app", "main"]

@@ -62,3 +62,12 @@ def test_format_override_reads_with_the_named_reader_and_refuses_a_mismatch() ->
         read(rdml.read_bytes(), rdml.name, format="nanosight-nta")
     with pytest.raises(ValueError, match="format: unknown format 'nope'"):
         read(rdml.read_bytes(), rdml.name, format="nope")
+
+
+def test_every_shared_sample_data_file_is_in_the_test_data() -> None:
+    # 40 instrument files: 6 cell counter, 13 FCS/LMD, 6 multiplex, 2 NTA, 5 plate reader, 8 qPCR
+    # (the Gating-ML / FlowJo files of the shared set are not instrument exports and were not copied).
+    counts: dict[str, int] = {}
+    for path in every_sample():
+        counts[path.parent.name] = counts.get(path.parent.name, 0) + 1
+    assert counts == {"cell_counter": 6, "fcs": 13, "luminex": 6, "nta": 2, "plate_reader": 5, "qpcr": 8}
