@@ -265,7 +265,10 @@ def _specifications(ctx: DemoContext, lots: list[Any]) -> None:
         sources = sorted(
             {TISSUE_NAMES.get(lot.tissue_source, "MSC") for lot in lots if lot.product == product}
         )
-        name = f"{'/'.join(sources)} conditioned medium, serum-free, 10x concentrated"
+        # One product per tissue source would state it in the name (ISCT 2019); the demo's lots share one
+        # product code, so the name says "MSC" and each certificate states the lot's tissue source.
+        label = sources[0] if len(sources) == 1 else "MSC"
+        name = f"{label} conditioned medium, serum-free, 10x concentrated"
         release.create_product(qa, "demo: product", code=product, name=name)
         spec = release.draft_specification(qa, "demo: release specification", product, release_panel())
         release.approve_specification(
@@ -440,6 +443,7 @@ def release_lots(ctx: DemoContext) -> None:
             }
         )
     ctx.summary["release"] = rows
+    _verify_certificates(ctx, out)
     ctx.say(f"Certificates of analysis: {sum(r['verdict'] == 'released' for r in rows)} written to {out}")
     ctx.say(disposition_table(rows))
 
@@ -455,3 +459,21 @@ def disposition_table(rows: list[dict[str, str]]) -> str:
     buffer = io.StringIO()
     Console(file=buffer, width=80, color_system=None).print(table)
     return buffer.getvalue().rstrip()
+
+
+def _verify_certificates(ctx: DemoContext, out: Any) -> None:
+    """Each certificate verifies as genuine and current; a copy with one byte changed does not."""
+    from secretome.services import certificates
+
+    checked = 0
+    for path in sorted(out.glob("*.pdf")):
+        pdf = path.read_bytes()
+        verdict = certificates.verify_certificate(pdf)
+        if not (verdict["genuine"] and verdict["current"]):
+            raise SystemExit(f"demo: {path.name} does not verify: {verdict['reasons']}")
+        middle = len(pdf) // 2
+        altered = pdf[:middle] + bytes([pdf[middle] ^ 0x01]) + pdf[middle + 1 :]
+        if certificates.verify_certificate(altered)["genuine"]:
+            raise SystemExit(f"demo: a one-byte change to {path.name} went unnoticed")
+        checked += 1
+    ctx.say(f"Certificates verified: {checked} genuine and current; a one-byte change to each is rejected")
