@@ -27,6 +27,29 @@ def as_user(run_cli: Callable[..., Any], analyst: Any, qa_user: Any) -> Callable
     return run
 
 
+def approved_recipe(as_user: Callable[..., Any], code: str) -> None:
+    """Write a recipe as the analyst and approve it as QA."""
+    as_user(
+        "ana",
+        "recipe",
+        "add",
+        code,
+        "--title",
+        code,
+        "--basal-medium",
+        "alpha-MEM",
+        "--supplement",
+        "hPL",
+        "--supplement-percent",
+        "5",
+        "--seeding-density",
+        "3000",
+        "--conditioning-medium",
+        "DMEM/F12",
+    )
+    as_user("quinn", "recipe", "approve", code, "--version", "1")
+
+
 def test_a_lot_recorded_from_the_command_line_traces_to_its_donor(
     as_user: Callable[..., Any], run_cli: Callable[..., Any]
 ) -> None:
@@ -65,25 +88,7 @@ def test_a_lot_recorded_from_the_command_line_traces_to_its_donor(
         )["status"]
         == "eligible"
     )
-    as_user(
-        "ana",
-        "recipe",
-        "add",
-        "WJ-HPL",
-        "--title",
-        "WJ in hPL",
-        "--basal-medium",
-        "alpha-MEM",
-        "--supplement",
-        "hPL",
-        "--supplement-percent",
-        "5",
-        "--seeding-density",
-        "3000",
-        "--conditioning-medium",
-        "DMEM/F12",
-    )
-    as_user("quinn", "recipe", "approve", "WJ-HPL", "--version", "1")
+    approved_recipe(as_user, "WJ-HPL")
     p0 = as_user(
         "ana",
         "passage",
@@ -245,25 +250,7 @@ def test_a_harvest_is_read_from_a_cell_counter_file(as_user: Callable[..., Any])
     donor = as_user(
         "ana", "donor", "add", "--source", "AT", "--collected-on", "2026-01-30", "--facility", "W0001"
     )
-    as_user(
-        "ana",
-        "recipe",
-        "add",
-        "AT",
-        "--title",
-        "AT",
-        "--basal-medium",
-        "DMEM",
-        "--supplement",
-        "hPL",
-        "--supplement-percent",
-        "5",
-        "--seeding-density",
-        "3000",
-        "--conditioning-medium",
-        "DMEM",
-    )
-    as_user("quinn", "recipe", "approve", "AT", "--version", "1")
+    approved_recipe(as_user, "AT")
     p0 = as_user(
         "ana",
         "passage",
