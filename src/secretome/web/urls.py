@@ -9,6 +9,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, path
 
 from secretome.web import genealogy, release, views
+from secretome.web import imports as instrument_imports
 from secretome.web.api import api
 
 
@@ -65,6 +66,11 @@ urlpatterns = [
         release.certificate_download,
         name="release_certificate_pdf",
     ),
+    path("imports/", instrument_imports.import_list, name="import_list"),
+    path("imports/preview/", instrument_imports.import_preview, name="import_preview"),
+    path("imports/new/", instrument_imports.import_create, name="import_create"),
+    path("imports/<int:pk>/", instrument_imports.import_detail, name="import_detail"),
+    path("imports/<int:pk>/raw/", instrument_imports.import_raw, name="import_raw"),
     path("admin/", admin.site.urls),
     path("api/", _api_urls()),
 ]

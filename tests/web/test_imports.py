@@ -1,0 +1,183 @@
+"""The import pages: preview without storing, confirm, idempotent re-import, raw download, access."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from secretome.db.imports.models import InstrumentImport, RawFile
+from tests.unit.instruments.samples import sample_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _data_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SECRETOME_HOME", str(tmp_path))
+    return tmp_path
+
+
+def _csrf(client: Client, url: str = "/imports/") -> str:
+    page = client.get(url)
+    assert page.status_code == 200
+    return (
+        str(page.cookies["csrftoken"].value)
+        if "csrftoken" in page.cookies
+        else str(client.cookies["csrftoken"].value)
+    )
+
+
+def _upload(relative: str) -> SimpleUploadedFile:
+    return SimpleUploadedFile(relative.split("/")[-1], sample_bytes(relative))
+
+
+def _figure(html: str) -> dict[str, Any]:
+    match = re.search(r'<script type="application/json" id="figure-data">(.*?)</script>', html, re.S)
+    assert match, "the page carries a figure"
+    figure: dict[str, Any] = json.loads(match.group(1))
+    return figure
+
+
+def test_the_import_page_shows_the_form_and_the_nav_link(
+    analyst: Any, client_for: Callable[..., Client]
+) -> None:
+    client = client_for(analyst)
+    page = client.get("/imports/")
+    assert page.status_code == 200
+    assert b'href="/imports/"' in page.content
+    assert b"plotly-4.1.1.min.js" in page.content
+
+
+def test_preview_of_a_plate_file_shows_a_heat_map_and_stores_nothing(
+    analyst: Any, client_for: Callable[..., Client]
+) -> None:
+    client = client_for(analyst)
+    token = _csrf(client)
+    response = client.post(
+        "/imports/preview/",
+        {"file": _upload("plate_reader/BioTek_Gen5_3.12_abs_stdcurve_singleplate.txt"), "reason": "x"},
+        HTTP_X_CSRFTOKEN=token,
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "gen5" in html and "Confirm import" in html
+    figure = _figure(html)
+    assert figure["data"][0]["type"] == "heatmap"
+    assert figure["data"][0]["z"][0][0] == 3.337  # Gen5 Results block, well A1
+    assert RawFile.objects.count() == 0
+
+
+def test_preview_of_an_fcs_file_lists_channels_and_draws_a_density(
+    analyst: Any, client_for: Callable[..., Client]
+) -> None:
+    client = client_for(analyst)
+    token = _csrf(client)
+    response = client.post(
+        "/imports/preview/",
+        {"file": _upload("fcs/BD_Fortessa_FCS3.0_PBS_Specimen_001_A1_A01.fcs")},
+        HTTP_X_CSRFTOKEN=token,
+        HTTP_HX_REQUEST="true",
+    )
+    html = response.content.decode()
+    assert "FSC-A" in html and "$PnN" in html
+    assert _figure(html)["data"][0]["type"] == "histogram2d"
+
+
+def test_preview_of_an_nta_file_draws_the_size_distribution(
+    analyst: Any, client_for: Callable[..., Client]
+) -> None:
+    client = client_for(analyst)
+    token = _csrf(client)
+    response = client.post(
+        "/imports/preview/",
+        {"file": _upload("nta/NanoSight_NTA3.4_ExperimentSummary_beads2.csv")},
+        HTTP_X_CSRFTOKEN=token,
+        HTTP_HX_REQUEST="true",
+    )
+    figure = _figure(response.content.decode())
+    assert figure["data"][0]["type"] == "scatter"
+    assert figure["layout"]["title"]["text"] == "Size distribution"
+
+
+def test_preview_of_an_unreadable_file_names_the_file(
+    analyst: Any, client_for: Callable[..., Client]
+) -> None:
+    client = client_for(analyst)
+    token = _csrf(client)
+    response = client.post(
+        "/imports/preview/",
+        {"file": _upload("fcs/Cytek_Aurora_FCS3.1_header_only_truncated.fcs")},
+        HTTP_X_CSRFTOKEN=token,
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422
+    assert "Cytek_Aurora_FCS3.1_header_only_truncated.fcs (byte 3931): truncated" in response.content.decode()
+
+
+def test_import_confirms_stores_and_the_raw_file_downloads_byte_for_byte(
+    analyst: Any, client_for: Callable[..., Client]
+) -> None:
+    client = client_for(analyst)
+    token = _csrf(client)
+    relative = "cell_counter/Beckman_ViCell_BLU_example01.csv"
+    response = client.post(
+        "/imports/new/", {"file": _upload(relative), "reason": "P2 count"}, HTTP_X_CSRFTOKEN=token
+    )
+    assert response.status_code == 302
+    record = InstrumentImport.objects.get()
+    assert response["Location"] == f"/imports/{record.pk}/"
+    detail = client.get(response["Location"])
+    assert detail.status_code == 200
+    assert record.raw_file.sha256 in detail.content.decode()
+    raw = client.get(f"/imports/{record.pk}/raw/")
+    assert raw.status_code == 200
+    assert raw.content == sample_bytes(relative)
+    assert raw["X-Content-SHA256"] == hashlib.sha256(sample_bytes(relative)).hexdigest()
+    assert "Beckman_ViCell_BLU_example01.csv" in raw["Content-Disposition"]
+    again = client.post(
+        "/imports/new/", {"file": _upload(relative), "reason": "again"}, HTTP_X_CSRFTOKEN=token
+    )
+    assert again["Location"] == f"/imports/{record.pk}/"
+    assert InstrumentImport.objects.count() == 1
+
+
+def test_an_import_that_fails_shows_the_reason_and_stores_nothing(
+    analyst: Any, client_for: Callable[..., Client]
+) -> None:
+    client = client_for(analyst)
+    token = _csrf(client)
+    upload = SimpleUploadedFile("notes.txt", b"not an instrument file\n")
+    response = client.post("/imports/new/", {"file": upload, "reason": "x"}, HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 422
+    assert "notes.txt: not a supported instrument file" in response.content.decode()
+    assert RawFile.objects.count() == 0
+
+
+def test_posting_without_the_csrf_token_is_refused(analyst: Any, client_for: Callable[..., Client]) -> None:
+    client = client_for(analyst)
+    response = client.post(
+        "/imports/new/", {"file": _upload("cell_counter/Beckman_ViCell_BLU_example01.csv")}
+    )
+    assert response.status_code == 403
+    assert RawFile.objects.count() == 0
+
+
+def test_an_admin_without_a_lab_role_cannot_import(
+    admin_user: Any, client_for: Callable[..., Client]
+) -> None:
+    assert client_for(admin_user).get("/imports/").status_code == 403
+
+
+def test_an_unknown_import_is_404(analyst: Any, client_for: Callable[..., Client]) -> None:
+    client = client_for(analyst)
+    assert client.get("/imports/999/").status_code == 404
+    assert client.get("/imports/999/raw/").status_code == 404
