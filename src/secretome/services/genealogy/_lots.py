@@ -91,9 +91,14 @@ STEP_FIELDS = [
 ]
 
 
-def passage_verdict(passage: Passage, product: str) -> rules.PassageVerdict:
-    """Are the cells of ``passage`` within the passage restriction of their tissue source and product?"""
-    curve = growth_of(lineage(passage))
+def passage_verdict(
+    passage: Passage, product: str, curve: growth.GrowthCurve | None = None
+) -> rules.PassageVerdict:
+    """Are the cells of ``passage`` within the passage restriction of their tissue source and product?
+
+    ``curve`` is the lineage's growth when the caller has it already (it saves walking the lineage again).
+    """
+    curve = curve or growth_of(lineage(passage))
     limit = passage_limit(passage.donor.tissue_source, product)
     return rules.check_passage(limit, passage.number, curve.cpd, curve.cpd_complete)
 
@@ -384,14 +389,14 @@ class PassageCompliance:
         }
 
 
-def passage_compliance(lot: Lot | str) -> PassageCompliance:
+def passage_compliance(lot: Lot | str, curve: growth.GrowthCurve | None = None) -> PassageCompliance:
     """Whether a lot was made from cells over the passage restriction, and which approved deviations cover it.
 
     Judged against the policy in force now, so a tightened policy shows up on lots not yet released.
     """
     record = lot_by_number(lot) if isinstance(lot, str) else lot
     run = record.conditioning_run
-    verdict = passage_verdict(run.passage, run.product)
+    verdict = passage_verdict(run.passage, run.product, curve)
     approved = tuple(
         d.number
         for d in Deviation.objects.filter(conditioning_run=run, kind=DeviationKind.OVER_PASSAGE).order_by(
@@ -452,7 +457,7 @@ def trace(lot: Lot | str) -> dict[str, Any]:
         "processing_steps": steps,
         "dose_bases": dose_bases_of(record).to_dict(),
         "deviations": [deviation_dict(d) for d in deviations.distinct().order_by("number")],
-        "passage_compliance": passage_compliance(record).to_dict(),
+        "passage_compliance": passage_compliance(record, curve).to_dict(),
         "flags": sorted({f.rule for f in report.flags}),
         "traced_at": iso(timezone.now()),
     }
@@ -486,8 +491,9 @@ def lots(*, din: str | None = None, bank: str | None = None) -> list[Lot]:
 def lot_summary(lot: Lot) -> dict[str, Any]:
     """One row of a lot list: number, source, donor, passage, flags."""
     chain = lineage(lot.conditioning_run.passage)
-    report = senescence_of(chain)
-    compliance = passage_compliance(lot)
+    curve = growth_of(chain)
+    report = senescence_of(chain, curve)
+    compliance = passage_compliance(lot, curve)
     flags = sorted({f.rule for f in report.flags})
     if compliance.over_limit:
         flags.append("over-passage (deviation " + ", ".join(compliance.approved_deviations) + ")")
