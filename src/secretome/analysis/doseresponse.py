@@ -930,7 +930,11 @@ class CurveFitter:
         signed = means if increasing else -means
         peak = int(np.argmax(signed))
         spread = float(np.ptp(means))
-        se_level = np.sqrt(rss / df / counts[-1]) if df > 0 else 0.0
+        # Noise of a level mean from the replicates (pure error), not from the misfit a hook itself causes.
+        pure = sum(float(np.sum((y[x == lv] - m) ** 2)) for lv, m in zip(levels, means, strict=True))
+        pure_df = int(x.size - levels.size)
+        sd = np.sqrt(pure / pure_df) if pure_df > 0 else (np.sqrt(rss / df) if df > 0 else 0.0)
+        se_level = sd / np.sqrt(counts[-1])
         if peak < levels.size - 1 and signed[peak] - signed[-1] > max(
             self.rules.hook_fraction * spread, 3 * se_level
         ):
