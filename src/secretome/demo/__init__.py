@@ -16,12 +16,13 @@ from secretome.demo.context import DemoContext
 
 
 def _steps() -> list[tuple[str, Callable[[DemoContext], None]]]:
-    from secretome.demo import foundation, genealogy, release
+    from secretome.demo import foundation, genealogy, imports, release
 
     return [
         ("users and roles", foundation.create_users),
         ("audited actions", foundation.audited_actions),
         ("donors, passages and lots", genealogy.build),
+        ("instrument data imports", imports.import_files),
         ("audit chain", foundation.verify_chain),
         ("specifications, QC, review, release, certificates", release.release_lots),
     ]
