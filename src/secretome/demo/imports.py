@@ -47,7 +47,7 @@ def _vi_cell_blu(rng: np.random.Generator) -> bytes:
 def _four_pl(
     x: float, bottom: float = 0.05, top: float = 2.6, ec50: float = 300.0, hill: float = 1.1
 ) -> float:
-    return bottom + (top - bottom) / (1 + (ec50 / x) ** hill)
+    return float(bottom + (top - bottom) / (1 + (ec50 / x) ** hill))
 
 
 def _mars_plate(rng: np.random.Generator) -> bytes:
