@@ -44,7 +44,7 @@ def _four_pl(x: Array, bottom: float, top: float, inflection: float, hill: float
     return bottom + (top - bottom) / (1.0 + (inflection / x) ** hill)
 
 
-def scipy_loop(dose: Array, response: Array) -> tuple[Array, Array]:
+def scipy_loop(dose: Array, response: Array) -> tuple[Array, np.ndarray[Any, np.dtype[np.bool_]]]:
     """RSS per curve and success flags from ``curve_fit`` (Levenberg-Marquardt, analytic-free) in a loop."""
     used = np.isfinite(response)
     starts = starting_values(

@@ -37,8 +37,11 @@ def hard_curves(seed: int = 20240601) -> list[HardCurve]:
     rng = np.random.default_rng(seed)
     doses = np.repeat(np.geomspace(0.2, 200.0, 8), 2)
     curves: list[HardCurve] = []
+
+    def noise(size: int, scale: float = 0.02) -> Array:
+        return np.asarray(rng.normal(0.0, scale, size))
+
     for k in range(3):
-        noise = lambda size, scale=0.02: rng.normal(0.0, scale, size)  # noqa: E731
         base = _truth(doses, 0.05, 2.0, 8.0 * (k + 1), 1.0 + 0.3 * k, [1.0, 0.5, 2.5][k])
         y = base + noise(doses.size)
         outlier = y.copy()
