@@ -49,7 +49,20 @@ def plot_curve(fit: CurveFit, ax: Any = None) -> Any:
         label="confidence band",
     )
     ax.plot(grid, bands["fit"], color="tab:blue", label=f"{fit.model.upper()} fit")
-    ax.scatter(shown[used], fit.response[used], color="black", s=18, zorder=3, label="standards")
+    blank = fit.dose == 0
+    ax.scatter(
+        shown[used & ~blank], fit.response[used & ~blank], color="black", s=18, zorder=3, label="standards"
+    )
+    if np.any(used & blank):
+        ax.scatter(
+            shown[used & blank],
+            fit.response[used & blank],
+            color="grey",
+            marker="s",
+            s=18,
+            zorder=3,
+            label="blanks (dose 0, at left edge)",
+        )
     if np.any(~used):
         ax.scatter(
             shown[~used], fit.response[~used], color="tab:red", marker="x", s=30, zorder=3, label="excluded"
