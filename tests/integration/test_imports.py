@@ -196,3 +196,31 @@ def test_an_import_links_to_a_lot_by_number_and_an_unknown_lot_is_refused(analys
     with pytest.raises(ServiceError, match="lot: 'NO-SUCH-LOT' does not exist"):
         imports.import_file(analyst, "counts", "blu.csv", sample_bytes(BLU), lot="NO-SUCH-LOT")
     assert InstrumentImport.objects.count() == 0
+
+
+def test_an_import_linked_to_a_lot_is_listed_with_that_lot(analyst: Any, qa_user: Any) -> None:
+    from tests.integration.test_genealogy_services import (
+        Lab,
+        approved_recipe,
+        collect,
+        condition,
+        eligible_donor,
+        grow,
+        isolate,
+    )
+
+    lab = Lab(analyst, qa_user)
+    approved_recipe(lab)
+    passage = grow(lab, isolate(lab, eligible_donor(lab)), 2)
+    lot = collect(lab, condition(lab, passage))
+    record = imports.import_file(
+        analyst,
+        "CM particle count",
+        "nta.csv",
+        sample_bytes("nta/NanoSight_NTA3.4_ExperimentSummary_beads2.csv"),
+        lot=lot.number,
+    )
+    assert record.lot == lot
+    assert imports.imports_for_lot(lot.number) == [record]
+    event = AuditEvent.objects.get(object_type="instrument_import", object_id=str(record.pk))
+    assert event.after["lot"] == lot.number
