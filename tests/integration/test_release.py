@@ -182,13 +182,7 @@ def test_results_are_refused_once_the_lot_is_under_review(lot: Any, analyst: Any
 def test_an_oos_potency_opens_an_investigation_that_blocks_review(
     lot: Any, analyst: Any, reviewer: Any
 ) -> None:
-    for code, text in [
-        ("cd73", "98.6"),
-        ("sterility", "no growth"),
-        ("endotoxin", "< 0.5"),
-        ("potency", "41"),
-    ]:
-        release.add_result(analyst, "result", lot.number, code, text)
+    conforming_results(analyst, lot.number, potency="41")
     [investigation] = Investigation.objects.filter(lot=lot)
     assert investigation.status == "open" and investigation.result.attribute.code == "potency"
     release.transition(analyst, "submit", lot.number, "submit for review")
@@ -199,13 +193,7 @@ def test_an_oos_potency_opens_an_investigation_that_blocks_review(
 def test_a_confirmed_oos_lot_cannot_be_released_and_is_rejected(
     lot: Any, analyst: Any, reviewer: Any, qa_user: Any
 ) -> None:
-    for code, text in [
-        ("cd73", "98.6"),
-        ("sterility", "no growth"),
-        ("endotoxin", "< 0.5"),
-        ("potency", "41"),
-    ]:
-        release.add_result(analyst, "result", lot.number, code, text)
+    conforming_results(analyst, lot.number, potency="41")
     number = Investigation.objects.get(lot=lot).number
     release.close_investigation(
         reviewer,
@@ -230,13 +218,7 @@ def test_a_confirmed_oos_lot_cannot_be_released_and_is_rejected(
 def test_an_assignable_cause_invalidates_the_result_and_a_retest_replaces_it(
     lot: Any, analyst: Any, reviewer: Any, qa_user: Any
 ) -> None:
-    for code, text in [
-        ("cd73", "98.6"),
-        ("sterility", "no growth"),
-        ("endotoxin", "< 0.5"),
-        ("potency", "41"),
-    ]:
-        release.add_result(analyst, "result", lot.number, code, text)
+    conforming_results(analyst, lot.number, potency="41")
     first = Result.objects.get(lot=lot, attribute__code="potency")
     number = Investigation.objects.get(lot=lot).number
     with pytest.raises(Forbidden, match="role"):
