@@ -11,6 +11,7 @@ def lot_rows() -> list[dict[str, Any]]:
     from django.urls import reverse
 
     from secretome.services import genealogy
+    from secretome.services.release import state_of
 
     rows = []
     for lot in genealogy.lots():
@@ -21,7 +22,7 @@ def lot_rows() -> list[dict[str, Any]]:
                 "tissue_source": summary["tissue_source"],
                 "donor": summary["din"],
                 "passage": f"P{summary['passage']}",
-                "status": "in production",
+                "status": state_of(lot).value,
                 "flags": summary["flags"],
                 "url": reverse("genealogy_lot", args=[lot.number]),
             }
