@@ -166,3 +166,21 @@ def test_spec_show_and_list(run_cli: Callable[..., Any], lot: Any) -> None:
     assert shown["status"] == "approved" and shown["criteria"]["ph"] == "7 – 7.6"
     listed = json.loads(run_cli("spec", "list", "--json").stdout)
     assert [(r["product"], r["version"], r["status"]) for r in listed] == [(PRODUCT, 1, "approved")]
+
+
+def test_a_signature_never_takes_the_password_from_the_environment(
+    run_cli: Callable[..., Any], lot: Any
+) -> None:
+    refused = run_cli(
+        "lot",
+        "sign",
+        lot.number,
+        "--meaning",
+        "reviewed",
+        "--reason",
+        "x",
+        "--as",
+        "rey",
+        env={"SECRETOME_PASSWORD": PASSWORD},
+    )
+    assert refused.exit_code == 2 and "--password-stdin" in refused.stderr

@@ -13,8 +13,14 @@ from secretome.cli.lot import app
 
 
 def _signer(username: str | None, password_stdin: bool) -> tuple[Any, str]:
-    """The signing user and the password they typed; the service checks it (and counts failures)."""
+    """The signing user and the password they typed now; the service checks it (and counts failures).
+
+    A signature takes the password typed at the prompt or given on stdin, never one from the environment
+    (21 CFR 11.200: the signer enters the password component at signing).
+    """
+    import getpass
     import os
+    import sys
 
     from secretome.services.users import get_user
 
@@ -23,7 +29,11 @@ def _signer(username: str | None, password_stdin: bool) -> tuple[Any, str]:
         fail("--as: name the user who signs (or set SECRETOME_USER)")
     with refusals():
         user = get_user(name)
-    return user, read_password(f"password for {name} (signature)", password_stdin)
+    if password_stdin:
+        return user, read_password(f"password for {name}", True)
+    if not sys.stdin.isatty():
+        fail("signing asks for your password: run in a terminal or use --password-stdin")
+    return user, getpass.getpass(f"password for {name} (signature): ")
 
 
 def render_status(payload: dict[str, Any]) -> None:
