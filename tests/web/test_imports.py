@@ -39,6 +39,16 @@ def _upload(relative: str) -> SimpleUploadedFile:
     return SimpleUploadedFile(relative.split("/")[-1], sample_bytes(relative))
 
 
+def _preview(client: Client, relative: str) -> Any:
+    """Post a sample file to the preview, as the htmx form does."""
+    return client.post(
+        "/imports/preview/",
+        {"file": _upload(relative), "reason": "preview"},
+        HTTP_X_CSRFTOKEN=_csrf(client),
+        HTTP_HX_REQUEST="true",
+    )
+
+
 def _figure(html: str) -> dict[str, Any]:
     match = re.search(r'<script type="application/json" id="figure-data">(.*?)</script>', html, re.S)
     assert match, "the page carries a figure"
@@ -60,13 +70,7 @@ def test_preview_of_a_plate_file_shows_a_heat_map_and_stores_nothing(
     analyst: Any, client_for: Callable[..., Client]
 ) -> None:
     client = client_for(analyst)
-    token = _csrf(client)
-    response = client.post(
-        "/imports/preview/",
-        {"file": _upload("plate_reader/BioTek_Gen5_3.12_abs_stdcurve_singleplate.txt"), "reason": "x"},
-        HTTP_X_CSRFTOKEN=token,
-        HTTP_HX_REQUEST="true",
-    )
+    response = _preview(client, "plate_reader/BioTek_Gen5_3.12_abs_stdcurve_singleplate.txt")
     assert response.status_code == 200
     html = response.content.decode()
     assert "gen5" in html and "Confirm import" in html
@@ -80,13 +84,7 @@ def test_preview_of_an_fcs_file_lists_channels_and_draws_a_density(
     analyst: Any, client_for: Callable[..., Client]
 ) -> None:
     client = client_for(analyst)
-    token = _csrf(client)
-    response = client.post(
-        "/imports/preview/",
-        {"file": _upload("fcs/BD_Fortessa_FCS3.0_PBS_Specimen_001_A1_A01.fcs")},
-        HTTP_X_CSRFTOKEN=token,
-        HTTP_HX_REQUEST="true",
-    )
+    response = _preview(client, "fcs/BD_Fortessa_FCS3.0_PBS_Specimen_001_A1_A01.fcs")
     html = response.content.decode()
     assert "FSC-A" in html and "$PnN" in html
     assert _figure(html)["data"][0]["type"] == "histogram2d"
@@ -96,13 +94,7 @@ def test_preview_of_an_nta_file_draws_the_size_distribution(
     analyst: Any, client_for: Callable[..., Client]
 ) -> None:
     client = client_for(analyst)
-    token = _csrf(client)
-    response = client.post(
-        "/imports/preview/",
-        {"file": _upload("nta/NanoSight_NTA3.4_ExperimentSummary_beads2.csv")},
-        HTTP_X_CSRFTOKEN=token,
-        HTTP_HX_REQUEST="true",
-    )
+    response = _preview(client, "nta/NanoSight_NTA3.4_ExperimentSummary_beads2.csv")
     figure = _figure(response.content.decode())
     assert figure["data"][0]["type"] == "scatter"
     assert figure["layout"]["title"]["text"] == "Size distribution"
@@ -112,13 +104,7 @@ def test_preview_of_an_unreadable_file_names_the_file(
     analyst: Any, client_for: Callable[..., Client]
 ) -> None:
     client = client_for(analyst)
-    token = _csrf(client)
-    response = client.post(
-        "/imports/preview/",
-        {"file": _upload("fcs/Cytek_Aurora_FCS3.1_header_only_truncated.fcs")},
-        HTTP_X_CSRFTOKEN=token,
-        HTTP_HX_REQUEST="true",
-    )
+    response = _preview(client, "fcs/Cytek_Aurora_FCS3.1_header_only_truncated.fcs")
     assert response.status_code == 422
     assert "Cytek_Aurora_FCS3.1_header_only_truncated.fcs (byte 3931): truncated" in response.content.decode()
 
