@@ -130,10 +130,8 @@ class _BatchProblem:
         return result
 
     def jacobian(self, theta: FloatArray, rows: lm.IntArray) -> FloatArray:
-        params = self.model.from_internal(theta)
-        jac = self.model.jacobian(self.dose[rows], params) * self.model.internal_scale(params)[:, None, :]
-        result: FloatArray = jac * self.sqrt_weights[rows][:, :, None]
-        return result
+        """Parameter-major Jacobian ``(P, rows, N)`` in the internal parameters."""
+        return self.both(theta, rows)[1]
 
     def both(self, theta: FloatArray, rows: lm.IntArray) -> tuple[FloatArray, FloatArray]:
         """Residuals and Jacobian in the internal parameters from one pass over the logistic core.
@@ -145,29 +143,31 @@ class _BatchProblem:
         log_dose = self.log_dose[rows]
         bottom, top, log_c, hill = theta[:, 0:1], theta[:, 1:2], theta[:, 2:3], theta[:, 3:4]
         log_ratio = log_c - log_dose
-        e = np.exp(np.clip(hill * log_ratio, -700.0, 700.0))
+        u = hill * log_ratio
+        np.clip(u, -700.0, 700.0, out=u)
+        e = np.exp(u)
         complement = 1.0 / (1.0 + e)
         sigma = e * complement
         span = top - bottom
-        jac = np.empty((*log_dose.shape, self.model.size))
+        sqrt_w = self.sqrt_weights[rows]
+        # Parameter-major Jacobian (P, rows, N), as the solver keeps it.
+        jac = np.empty((self.model.size, *log_dose.shape))
         if self.model.size == 5:
             g = np.exp(theta[:, 4:5])
             s = np.log1p(e)
             w = np.exp(-g * s)
             dw_du = -g * w * sigma
-            jac[..., 0] = 1.0 - w
-            jac[..., 4] = -span * w * s * g
+            np.multiply(1.0 - w, sqrt_w, out=jac[0])
+            np.multiply(-span * g * w * s, sqrt_w, out=jac[4])
         else:
             w = complement
             dw_du = -w * sigma
-            jac[..., 0] = sigma
-        jac[..., 1] = w
-        shape = span * dw_du
-        jac[..., 2] = shape * hill
-        jac[..., 3] = shape * log_ratio
-        sqrt_w = self.sqrt_weights[rows]
+            np.multiply(sigma, sqrt_w, out=jac[0])
+        np.multiply(w, sqrt_w, out=jac[1])
+        shape = span * dw_du * sqrt_w
+        np.multiply(shape, hill, out=jac[2])
+        np.multiply(shape, log_ratio, out=jac[3])
         residual: FloatArray = (bottom + span * w - self.response[rows]) * sqrt_w
-        jac *= sqrt_w[:, :, None]
         return residual, jac
 
     @property
@@ -190,7 +190,7 @@ def fit_curves(
     max_iterations: int = 200,
     retry: bool = True,
     ftol: float = 1e-10,
-    xtol: float = 1e-8,
+    xtol: float = 1e-10,
 ) -> BatchFit:
     """Fit many logistic curves at once.
 
@@ -276,6 +276,8 @@ def fit_curves(
             ftol=ftol,
             xtol=xtol,
             combined=problem.both,
+            either_criterion=True,
+            param_major_jacobian=True,
         )
         params = spec.from_internal(solution.theta)
         cost = solution.cost

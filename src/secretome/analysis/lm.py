@@ -59,43 +59,82 @@ class Solution:
         return result
 
 
-def _solve(matrix: FloatArray, rhs: FloatArray) -> FloatArray:
-    """Solve the symmetric positive-definite systems ``matrix @ x = rhs`` for a whole batch.
+def _damped_step(
+    jac: FloatArray,
+    residual: FloatArray,
+    theta: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+    damping: FloatArray,
+) -> FloatArray:
+    """The Levenberg-Marquardt step for every row: solve ``(J^T J + lambda diag(J^T J)) delta = -J^T r``.
 
-    A Cholesky factorisation written over the batch axis (the systems are tiny, 2-5 parameters, and LAPACK's
-    per-matrix call overhead would dominate); rows whose pivots are not positive fall back to LAPACK.
+    ``jac`` is parameter-major, ``(P, rows, N)``. The systems are tiny (2-5 parameters), so the normal
+    equations and their Cholesky factorisation are written out over the rows axis as contiguous vectors
+    (LAPACK's per-matrix overhead would dominate); a parameter held on a bound gets a zero step; rows whose
+    pivots are not positive fall back to a pseudo-inverse.
     """
-    size = matrix.shape[-1]
-    factor = np.zeros_like(matrix)
-    good = np.ones(matrix.shape[0], dtype=bool)
+    size = jac.shape[0]
+    gradient = [np.einsum("cn,cn->c", jac[i], residual) for i in range(size)]
+    normal: dict[tuple[int, int], FloatArray] = {}
+    for i in range(size):
+        for k in range(i, size):
+            normal[i, k] = np.einsum("cn,cn->c", jac[i], jac[k])
+    diag = [normal[i, i] for i in range(size)]
+    floor = 1e-12 * np.maximum(np.max(diag, axis=0), 1e-300)
+    scale = [np.maximum(d, floor) for d in diag]
+    system = dict(normal)
+    held = [
+        ((theta[:, i] <= lower[:, i]) & (gradient[i] > 0))
+        | ((theta[:, i] >= upper[:, i]) & (gradient[i] < 0))
+        for i in range(size)
+    ]
+    for i in range(size):
+        system[i, i] = normal[i, i] + damping * scale[i]
+    for i in range(size):
+        if held[i].any():
+            # Active set: on a bound with the descent direction pointing outwards -> hold this parameter.
+            for k in range(size):
+                if k != i:
+                    key = (min(i, k), max(i, k))
+                    system[key] = np.where(held[i], 0.0, system[key])
+            system[i, i] = np.where(held[i], scale[i], system[i, i])
+            gradient[i] = np.where(held[i], 0.0, gradient[i])
+    factor: dict[tuple[int, int], FloatArray] = {}
+    good = np.ones(theta.shape[0], dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore"):
         for i in range(size):
-            pivot = matrix[:, i, i] - np.sum(factor[:, i, :i] ** 2, axis=1)
-            good &= pivot > 0
-            factor[:, i, i] = np.sqrt(np.where(pivot > 0, pivot, 1.0))
-            for k in range(i + 1, size):
-                factor[:, k, i] = (
-                    matrix[:, k, i] - np.sum(factor[:, k, :i] * factor[:, i, :i], axis=1)
-                ) / factor[:, i, i]
-        z = np.zeros_like(rhs)
+            for k in range(i + 1):
+                value = system[k, i].copy()
+                for m in range(k):
+                    value -= factor[i, m] * factor[k, m]
+                if i == k:
+                    good &= value > 0
+                    factor[i, i] = np.sqrt(np.where(value > 0, value, 1.0))
+                else:
+                    factor[i, k] = value / factor[k, k]
+        forward: list[FloatArray] = []
         for i in range(size):
-            z[:, i] = (rhs[:, i] - np.sum(factor[:, i, :i] * z[:, :i], axis=1)) / factor[:, i, i]
-        x = np.zeros_like(rhs)
+            value = -gradient[i]
+            for m in range(i):
+                value = value - factor[i, m] * forward[m]
+            forward.append(value / factor[i, i])
+        step = np.empty((size, theta.shape[0]))
         for i in reversed(range(size)):
-            x[:, i] = (z[:, i] - np.sum(factor[:, i + 1 :, i] * x[:, i + 1 :], axis=1)) / factor[:, i, i]
-    bad = ~good | ~np.all(np.isfinite(x), axis=1)
+            value = forward[i].copy()
+            for m in range(i + 1, size):
+                value -= factor[m, i] * step[m]
+            step[i] = value / factor[i, i]
+    result = np.ascontiguousarray(step.T)
+    bad = ~good | ~np.all(np.isfinite(result), axis=1)
     if np.any(bad):
-        x[bad] = _lapack_solve(matrix[bad], rhs[bad])
-    return x
-
-
-def _lapack_solve(matrix: FloatArray, rhs: FloatArray) -> FloatArray:
-    try:
-        return np.asarray(np.linalg.solve(matrix, rhs[..., None])[..., 0], dtype=np.float64)
-    except np.linalg.LinAlgError:
-        # One singular row must not stop the batch: fall back to the pseudo-inverse for these rows.
-        pinv: FloatArray = np.einsum("bij,bj->bi", np.linalg.pinv(matrix), rhs)
-        return pinv
+        matrix = np.empty((int(bad.sum()), size, size))
+        for i in range(size):
+            for k in range(size):
+                matrix[:, i, k] = system[min(i, k), max(i, k)][bad]
+        rhs = -np.stack([g[bad] for g in gradient], axis=1)
+        result[bad] = np.einsum("bij,bj->bi", np.linalg.pinv(matrix), rhs)
+    return result
 
 
 def levenberg_marquardt(
@@ -110,6 +149,8 @@ def levenberg_marquardt(
     xtol: float = 1e-11,
     initial_damping: float = 1e-2,
     combined: CombinedFunction | None = None,
+    either_criterion: bool = False,
+    param_major_jacobian: bool = False,
 ) -> Solution:
     """Minimise the sum of squared residuals for every row of a batch.
 
@@ -128,6 +169,11 @@ def levenberg_marquardt(
         no parameter by more than ``xtol * (|theta| + xtol)``, or when no step however short lowers it.
     initial_damping : float
         Starting Marquardt parameter.
+    either_criterion : bool
+        Converge when *either* the ``ftol`` or the ``xtol`` test holds (as MINPACK does) instead of both;
+        the batched path uses it with its looser tolerances.
+    param_major_jacobian : bool
+        The Jacobian functions return shape ``(P, rows, N)`` instead of ``(rows, N, P)`` (saves a copy).
     combined : callable, optional
         Residuals and Jacobian in one call; when given, every trial step computes both (cheaper when most
         steps are accepted, as they are near a solution).
@@ -142,20 +188,23 @@ def levenberg_marquardt(
     theta = np.array(start, dtype=np.float64, copy=True)
     if theta.ndim != 2:
         raise ValueError("start must have shape (rows, parameters)")
-    rows, size = theta.shape
+    rows = theta.shape[0]
     low = np.broadcast_to(-np.inf if lower is None else np.asarray(lower, dtype=np.float64), theta.shape)
     high = np.broadcast_to(np.inf if upper is None else np.asarray(upper, dtype=np.float64), theta.shape)
     theta = np.clip(theta, low, high)
+
+    def param_major(jac_rows: FloatArray) -> FloatArray:
+        return jac_rows if param_major_jacobian else np.ascontiguousarray(np.moveaxis(jac_rows, -1, 0))
+
     everyone = np.arange(rows)
     r = residuals(theta, everyone)
     cost = np.einsum("bn,bn->b", r, r)
-    jac = jacobian(theta, everyone)
+    # The Jacobian is kept parameter-major, (P, rows, N): every product below is over contiguous rows.
+    jac = param_major(jacobian(theta, everyone))
     damping = np.full(rows, float(initial_damping))
     status = np.where(np.isfinite(cost), RUNNING, NOT_FINITE)
     status = np.where((status == RUNNING) & (cost == 0.0), CONVERGED, status)
     iterations = np.zeros(rows, dtype=int)
-    eye = np.eye(size)
-    diagonal = np.arange(size)
 
     for _ in range(max_iterations):
         idx = np.flatnonzero(status == RUNNING)
@@ -163,31 +212,16 @@ def levenberg_marquardt(
             break
         iterations[idx] += 1
         everyone_running = idx.size == rows
-        # While every row runs, work on views instead of gathered copies.
-        j = jac if everyone_running else jac[idx]
+        j = jac if everyone_running else jac[:, idx]
         ri = r if everyone_running else r[idx]
-        t = theta.copy() if everyone_running else theta[idx]
-        lo, hi = (low, high) if everyone_running else (low[idx], high[idx])
-        jt = j.transpose(0, 2, 1)
-        normal = jt @ j
-        gradient = (jt @ ri[:, :, None])[:, :, 0]
-        # Active set: on a bound with the descent direction pointing out of the box -> hold this step.
-        held = ((t <= lo) & (gradient > 0)) | ((t >= hi) & (gradient < 0))
-        diag = np.einsum("bii->bi", normal).copy()
-        floor = 1e-12 * np.maximum(diag.max(axis=1, keepdims=True), 1e-300)
-        diag = np.maximum(diag, floor)
-        system = normal
-        system[:, diagonal, diagonal] += damping[idx, None] * diag
-        if held.any():
-            free = ~held
-            mask = free[:, :, None] & free[:, None, :]
-            system = np.where(mask, system, eye * diag[:, :, None])
-            gradient = np.where(free, gradient, 0.0)
-        step = -_solve(system, gradient)
+        t = theta[idx]
+        lo, hi = low[idx], high[idx]
+        step = _damped_step(j, ri, t, lo, hi, damping[idx])
         candidate = np.clip(t + step, lo, hi)
         step = candidate - t
         if combined is not None:
             r_new, jac_new = combined(candidate, idx)
+            jac_new = param_major(jac_new)
         else:
             r_new = residuals(candidate, idx)
         cost_new = np.einsum("bn,bn->b", r_new, r_new)
@@ -195,16 +229,22 @@ def levenberg_marquardt(
         accepted = np.isfinite(cost_new) & (cost_new < old)
         small_change = (old - cost_new) <= ftol * old
         small_step = np.all(np.abs(step) <= xtol * (np.abs(t) + xtol), axis=1)
-        # Accepted steps
         take = idx[accepted]
         if take.size:
             theta[take] = candidate[accepted]
-            r[take] = r_new[accepted]
             cost[take] = cost_new[accepted]
-            jac[take] = jac_new[accepted] if combined is not None else jacobian(theta[take], take)
+            if everyone_running and take.size == rows:
+                r = r_new
+                jac = jac_new if combined is not None else param_major(jacobian(theta, everyone))
+            else:
+                r[take] = r_new[accepted]
+                jac[:, take] = (
+                    jac_new[:, accepted] if combined is not None else param_major(jacobian(theta[take], take))
+                )
         damping[take] = np.maximum(damping[take] / 3.0, 1e-15)
         damping[idx[~accepted]] *= 4.0
-        done = (accepted & small_change & small_step) | (cost[idx] == 0.0)
+        tests = (small_change | small_step) if either_criterion else (small_change & small_step)
+        done = (accepted & tests) | (cost[idx] == 0.0)
         # No step lowers the sum of squares even with heavy damping, or the step has vanished: a minimum.
         stuck = ~accepted & ((damping[idx] > 1e14) | small_step)
         status[idx[done | stuck]] = CONVERGED
