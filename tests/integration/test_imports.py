@@ -224,3 +224,22 @@ def test_an_import_linked_to_a_lot_is_listed_with_that_lot(analyst: Any, qa_user
     assert imports.imports_for_lot(lot.number) == [record]
     event = AuditEvent.objects.get(object_type="instrument_import", object_id=str(record.pk))
     assert event.after["lot"] == lot.number
+
+
+def test_two_imports_of_the_same_bytes_at_once_refuse_the_second_cleanly(analyst: Any) -> None:
+    from django.utils import timezone
+
+    content = sample_bytes(BLU)
+    # What the other transaction has written but not yet finished: the raw file without its import.
+    RawFile.objects.create(
+        sha256=hashlib.sha256(content).hexdigest(),
+        size=len(content),
+        original_name="blu.csv",
+        content=content,
+        stored_in="database",
+        received_at=timezone.now(),
+        received_by=analyst,
+    )
+    with pytest.raises(ServiceError, match="being imported at this moment"):
+        imports.import_file(analyst, "counts", "blu.csv", content)
+    assert InstrumentImport.objects.count() == 0

@@ -1,5 +1,5 @@
-"""Multiplex bead-assay exports, read with allotropy: Luminex xPONENT batch CSV (3.x and 4.x: MAGPIX,
-LX200, FLEXMAP 3D, INTELLIFLEX in xPONENT layout), Luminex INTELLIFLEX software CSV and Bio-Rad
+"""Multiplex bead-assay exports, read with allotropy: Luminex xPONENT batch CSV (4.x tried: MAGPIX,
+FLEXMAP 3D, INTELLIFLEX in xPONENT layout; allotropy also covers 3.x), Luminex INTELLIFLEX software CSV and Bio-Rad
 Bio-Plex Manager XML.
 
 No reader is written here: allotropy does the reading and :mod:`secretome.instruments.asm` maps the result
@@ -30,7 +30,12 @@ def _bioplex(head: str, content: bytes) -> bool:
 
 FORMATS = (
     allotropy_format(
-        "xponent", FAMILY, "Luminex xPONENT", "batch CSV export, 3.x and 4.x", _xponent, "LUMINEX_XPONENT"
+        "xponent",
+        FAMILY,
+        "Luminex xPONENT",
+        "batch CSV export (4.2 and 4.3 tried)",
+        _xponent,
+        "LUMINEX_XPONENT",
     ),
     allotropy_format(
         "intelliflex",

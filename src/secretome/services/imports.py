@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from secretome.config import data_directory
@@ -192,15 +192,20 @@ def import_file_outcome(
     if user is None:
         raise ServiceError("imports are made by a user account")
     in_database = len(content) <= DATABASE_LIMIT_BYTES
-    raw = RawFile.objects.create(
-        sha256=sha256,
-        size=len(content),
-        original_name=filename[:255],
-        content=content if in_database else None,
-        stored_in="database" if in_database else "directory",
-        received_at=now,
-        received_by=user,
-    )
+    try:
+        # A savepoint: two people importing the same bytes at once meet on the unique SHA-256.
+        with transaction.atomic():
+            raw = RawFile.objects.create(
+                sha256=sha256,
+                size=len(content),
+                original_name=filename[:255],
+                content=content if in_database else None,
+                stored_in="database" if in_database else "directory",
+                received_at=now,
+                received_by=user,
+            )
+    except IntegrityError:
+        raise ServiceError(f"{filename}: the same file is being imported at this moment; try again") from None
     summary = _json_safe(reading.summary())
     record = InstrumentImport.objects.create(
         raw_file=raw,
