@@ -36,12 +36,14 @@ def _quantstudio_text(head: str, content: bytes) -> bool:
 
 def _design_analysis(head: str, content: bytes) -> bool:
     text = xlsx_head(content, rows=12)
-    return "Instrument Type" in text and "QuantStudio" in text and "Block Type" in text
+    return text.startswith("File Name\t") and "Instrument Type" in text and "Block Type" in text
 
 
 def _quantstudio_xlsx(head: str, content: bytes) -> bool:
-    text = xlsx_head(content, rows=6)
-    return text.startswith("* ") and "Block Type" in text
+    """The classic QuantStudio / ViiA 7 workbook: every sheet opens with the run's key/value rows."""
+    text = xlsx_head(content, rows=12)
+    keys = {line.split("\t", 1)[0].removeprefix("* ").strip() for line in text.splitlines()}
+    return not text.startswith("File Name\t") and bool(keys & {"Block Type", "Chemistry", "Experiment Type"})
 
 
 def _cfx(head: str, content: bytes) -> bool:

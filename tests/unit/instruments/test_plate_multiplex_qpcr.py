@@ -254,3 +254,47 @@ def test_rdml_melting_curves_are_kept_as_series() -> None:
     assert reading.run_metadata["rdml version"] == "1.3"
     assert any(name.startswith("melting ") for name in reading.series)
     assert reading.warnings
+
+
+def _quantstudio_workbook(text: str) -> bytes:
+    """The QuantStudio Excel layout built from a real text export: one sheet per section, each opening with
+    the run's key/value rows and a blank row (no licensed Excel export was available)."""
+    lines = text.splitlines()
+    header = [
+        tuple(p.strip() for p in line[2:].partition(" = ")[::2]) for line in lines if line.startswith("* ")
+    ]
+    sections: dict[str, list[list[str]]] = {}
+    current = ""
+    for line in lines:
+        match = re.match(r"^\[(.+)\]", line)
+        if match:
+            current = match.group(1)
+            sections[current] = []
+        elif current and line.strip():
+            sections[current].append(line.split("\t"))
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)  # type: ignore[arg-type]
+    for name, rows in sections.items():
+        sheet = workbook.create_sheet(name[:31])
+        for key, value in header:
+            sheet.append([key, value])
+        sheet.append([])
+        for row in rows:
+            sheet.append([float(c) if re.fullmatch(r"-?\d+(\.\d+)?", c) else (c or None) for c in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def test_quantstudio_workbook_is_recognised_and_gives_the_same_ct_as_the_text_export() -> None:
+    text = sample_bytes("qpcr/AB_QS7Flex_standard_curve_example04.txt").decode("utf-8")
+    results = _quantstudio_results(text)
+    reading = read(_quantstudio_workbook(text), "qs7flex.xlsx")
+    assert reading.format == "quantstudio-xlsx"
+    checked = 0
+    for row in results[:6]:
+        if re.fullmatch(r"[\d.]+", row.get("CT", "")):
+            values = reading.values("cycle threshold", well=row["Well Position"], analyte=row["Target Name"])
+            assert values == [pytest.approx(float(row["CT"]))]
+            checked += 1
+    assert checked >= 3
