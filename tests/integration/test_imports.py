@@ -243,3 +243,12 @@ def test_two_imports_of_the_same_bytes_at_once_refuse_the_second_cleanly(analyst
     with pytest.raises(ServiceError, match="being imported at this moment"):
         imports.import_file(analyst, "counts", "blu.csv", content)
     assert InstrumentImport.objects.count() == 0
+
+
+def test_metadata_without_a_finite_value_is_stored_as_null(analyst: Any) -> None:
+    content = sample_bytes("nta/NanoSight_NTA3.4_ExperimentSummary_beads2.csv")
+    first_bin = content.index(b"\n0.5,") + 1
+    one_bin = content[: content.index(b"\n", first_bin) + 1]  # a single size bin: no bin width
+    record = imports.import_file(analyst, "EV count", "one-bin.csv", one_bin)
+    assert record.metadata["bins"] == 1
+    assert record.metadata["bin width (nm)"] is None

@@ -163,7 +163,16 @@ def _measurement_rows(
 
 
 def _json_safe(value: Any) -> Any:
-    return json.loads(canonical_json(value))
+    """Plain JSON values for the import record: non-finite numbers become null, other objects text."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return str(value)
 
 
 @transaction.atomic
