@@ -1,7 +1,7 @@
 """The demo: a fresh data directory carried through the system, step by step, every write audited.
 
 Each step is a function ``step(context) -> None`` in a module of this package; ``STEPS`` runs them in
-order. Later contexts add their steps (genealogy, imports, analyses, release) to the list.
+order: foundation, genealogy, instrument imports, release, and last the audit-chain check.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ def _steps() -> list[tuple[str, Callable[[DemoContext], None]]]:
         ("audited actions", foundation.audited_actions),
         ("donors, passages and lots", genealogy.build),
         ("instrument data imports", imports.import_files),
-        ("audit chain", foundation.verify_chain),
         ("specifications, QC, review, release, certificates", release.release_lots),
+        # Last, so that the check covers every event the demo wrote.
+        ("audit chain", foundation.verify_chain),
     ]
 
 
