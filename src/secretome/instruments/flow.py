@@ -52,6 +52,28 @@ class FcsDataSet:
     def event_count(self) -> int:
         return int(self.events.shape[0])
 
+    def scaled(self) -> npt.NDArray[np.float64]:
+        """Channel values on a linear scale, as the FCS standard defines them: ``$TIMESTEP`` applied to the
+        time channel, ``$PnE`` log amplification undone, ``$PnG`` gain divided out (flowio's preprocessing)."""
+        values = np.array(self.events, dtype=np.float64)
+        for index, name in enumerate(self.channels, start=1):
+            column = values[:, index - 1]
+            if name.lower() == "time":
+                step = _float(self.keywords.get("timestep", ""), 1.0)
+                column *= step
+                continue
+            amplification = [*self.keywords.get(f"p{index}e", "0,0").split(","), "0", "0"]
+            decades, log_zero = _float(amplification[0], 0.0), _float(amplification[1], 0.0)
+            if decades > 0:
+                log_zero = log_zero or 1.0  # the standard's value for an invalid 0
+                limit = _float(self.keywords.get(f"p{index}r", ""), 0.0)
+                if limit > 0:
+                    column[:] = 10 ** (decades * column / limit) * log_zero
+            gain = _float(self.keywords.get(f"p{index}g", ""), 1.0)
+            if gain not in (0.0, 1.0):
+                column /= gain
+        return values
+
     def compensated(self) -> npt.NDArray[np.float64]:
         """The events with the file's spillover matrix applied (``flowutils``); as read when there is none."""
         from flowutils.compensate import compensate
@@ -66,6 +88,14 @@ class FcsDataSet:
             return values
         result: npt.NDArray[np.float64] = compensate(values, matrix, indices)
         return result
+
+
+def _float(text: str, default: float) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return default
+    return value if math.isfinite(value) else default
 
 
 def _fail(filename: str, problem: str, offset: int | None = None) -> ReaderError:

@@ -165,3 +165,23 @@ def test_arbitrary_bytes_after_an_fcs_signature_raise_only_the_reader_error(
 ) -> None:
     with contextlib.suppress(ReaderError):
         read_fcs(version + tail, "noise.fcs")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "BD_FACSCalibur_HTS_FCS2.0_Sample_Well_A02.fcs",
+        "BD_Fortessa_FCS3.0_PBS_Specimen_001_A1_A01.fcs",
+        "Beckman_Navios_FCS2.0_bitmask.lmd",
+        "BD_Accuri_C6Plus_FCS3.1_B01_KC-A-W---91-US.fcs",
+    ],
+)
+def test_scaled_values_equal_flowio_preprocessing(name: str) -> None:
+    path = SAMPLES / "fcs" / name
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = flowio.FlowData(
+            str(path), ignore_offset_error=True, ignore_offset_discrepancy=True
+        ).as_array()
+    (data_set,) = read_fcs_data_sets(path.read_bytes(), name)
+    np.testing.assert_allclose(data_set.scaled(), expected, rtol=1e-12)
