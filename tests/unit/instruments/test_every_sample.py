@@ -3,13 +3,16 @@ message naming the file."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from secretome.instruments.detect import detect, read, supported_formats
 from secretome.instruments.model import ReaderError
-from tests.unit.instruments.samples import every_sample
+from tests.unit.instruments.samples import every_sample, sample_bytes
 
 #: Files that must be refused, with the words the message must hold.
 REFUSED = {"Cytek_Aurora_FCS3.1_header_only_truncated.fcs": "truncated"}
@@ -71,3 +74,27 @@ def test_every_shared_sample_data_file_is_in_the_test_data() -> None:
     for path in every_sample():
         counts[path.parent.name] = counts.get(path.parent.name, 0) + 1
     assert counts == {"cell_counter": 6, "fcs": 13, "luminex": 6, "nta": 2, "plate_reader": 5, "qpcr": 8}
+
+
+MUTATED = {
+    name: sample_bytes(name)
+    for name in (
+        "cell_counter/Beckman_ViCell_BLU_example01.csv",
+        "plate_reader/BMG_PHERAstar_MARS_ABS_384_QC.csv",
+    )
+}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(sorted(MUTATED)),
+    position=st.integers(min_value=0, max_value=1300),
+    replacement=st.binary(min_size=1, max_size=6),
+)
+def test_mutated_exports_read_through_allotropy_raise_only_the_reader_error(
+    name: str, position: int, replacement: bytes
+) -> None:
+    original = MUTATED[name]
+    mutated = original[:position] + replacement + original[position + len(replacement) :]
+    with contextlib.suppress(ReaderError):
+        read(mutated, "mutated.csv")
