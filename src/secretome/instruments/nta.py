@@ -137,7 +137,7 @@ def read_nta(content: bytes, filename: str) -> InstrumentReading:
                 units[quantity] = unit
                 for column, cell in _columns(rest, videos, size_columns):
                     values[(quantity, column)] = number(cell)
-            elif first and not details.get("Analysis Method") and first == "Analysis Method":
+            elif first in ("Analysis Method", "Weighting"):
                 details[first] = rest[0] if rest else ""
     if not any(q == "concentration" for q, _ in values):
         raise ReaderError(filename, "no [Results] concentration row; is the export complete?")
