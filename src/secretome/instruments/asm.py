@@ -134,6 +134,7 @@ def _rows_of(doc: Mapping[str, Any], context: Mapping[str, Any]) -> Iterator[tup
     identifier = str(doc.get("measurement identifier", ""))
     base_analyte = _text(doc.get("target DNA description")) or _reporter(doc) or _wavelength(doc)
     errors = _flags(doc)
+    gone = _missing_features(errors)
 
     def flags_for(analyte: str, quantity: str) -> tuple[str, ...]:
         picked = []
@@ -145,9 +146,7 @@ def _rows_of(doc: Mapping[str, Any], context: Mapping[str, Any]) -> Iterator[tup
     def make(key: str, raw: Mapping[str, Any], analyte: str, feature: str = "") -> Measurement:
         quantity = _quantity_name(key)
         # allotropy writes a placeholder number where the file said NaN, and names it in an error.
-        missing = (feature or f"{analyte} <{key}>") in _missing_features(errors) or key in _missing_features(
-            errors
-        )
+        missing = (feature or f"{analyte} <{key}>") in gone or key in gone
         return Measurement(
             quantity=quantity,
             value=math.nan if missing else number(raw.get("value")),
