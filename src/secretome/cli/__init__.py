@@ -12,7 +12,20 @@ import sys
 import typer
 
 from secretome import __version__
-from secretome.cli import analyze, audit, lot, users
+from secretome.cli import (
+    analyze,
+    analyze_curve,  # noqa: F401  (registers analyze curve)
+    analyze_potency,  # noqa: F401  (registers analyze potency, analyze combine)
+    audit,
+    coa,
+    culture,
+    instruments,
+    lot,
+    lot_genealogy,  # noqa: F401  (registers lot trace, lot list)
+    lot_release,  # noqa: F401  (registers lot status, sign, step)
+    quality,
+    users,
+)
 from secretome.cli.common import JSON_OPTION, console, emit, fail, setup_django
 
 app = typer.Typer(
@@ -26,17 +39,6 @@ app.add_typer(users.app, name="user")
 app.add_typer(audit.app, name="audit")
 app.add_typer(analyze.app, name="analyze")
 app.add_typer(lot.app, name="lot")
-
-# Modules below register their commands on the groups above when imported.
-from secretome.cli import culture, lot_genealogy  # noqa: E402, F401  (lot trace, lot list)
-
-culture.register(app)
-from secretome.cli import coa, lot_release, quality  # noqa: E402, F401  (lot status/sign/step, coa, spec, result)
-
-app.add_typer(coa.app, name="coa")
-app.add_typer(quality.spec_app, name="spec")
-app.add_typer(quality.result_app, name="result")
-from secretome.cli import instruments  # noqa: E402, F401  (inspect, import, layout)
 
 
 @app.command("init")
@@ -109,12 +111,17 @@ def version() -> None:
     console.print(__version__)
 
 
+# The record-keeping groups come after the site commands in --help.
+culture.register(app)
+instruments.register(app)
+app.add_typer(coa.app, name="coa")
+app.add_typer(quality.spec_app, name="spec")
+app.add_typer(quality.result_app, name="result")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
 
-
-from secretome.cli import analyze_potency  # noqa: E402, F401  (analyze potency, analyze combine)
-from secretome.cli import analyze_curve  # noqa: E402, F401  (analyze curve)
 
 __all__ = ["app", "main"]

@@ -16,11 +16,9 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from secretome.cli import app
 from secretome.cli.common import JSON_OPTION, acting_user, console, emit, fail, refusals, setup_django
 
 layout_app = typer.Typer(help="Plate layout templates (96 and 384 wells), versioned.", no_args_is_help=True)
-app.add_typer(layout_app, name="layout")
 
 FORMAT_OPTION = typer.Option(
     None, "--format", help="Format name to use instead of detecting it from the content."
@@ -38,7 +36,6 @@ def _read_file(path: Path) -> bytes:
         fail(f"{path}: cannot be read ({exc.strerror})")
 
 
-@app.command("inspect")
 def inspect(
     path: Path = typer.Argument(..., help="The instrument file to read."),
     file_format: str | None = FORMAT_OPTION,
@@ -87,7 +84,6 @@ def inspect(
     emit(payload, as_json, render)
 
 
-@app.command("import")
 def import_command(
     path: Path = typer.Argument(..., help="The instrument file to import."),
     file_format: str | None = FORMAT_OPTION,
@@ -203,3 +199,10 @@ def layout_list(as_json: bool = JSON_OPTION) -> None:
         console.print(table)
 
     emit(rows, as_json, render)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``inspect``, ``import`` and the ``layout`` group to the top-level command line."""
+    app.command("inspect")(inspect)
+    app.command("import")(import_command)
+    app.add_typer(layout_app, name="layout")

@@ -6,190 +6,499 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('genealogy', '0001_initial'),
+        ("genealogy", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Certificate',
+            name="Certificate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=40, unique=True)),
-                ('record_version', models.PositiveIntegerField()),
-                ('content_json', models.TextField(help_text='the canonical JSON embedded in the PDF')),
-                ('content_sha256', models.CharField(max_length=64)),
-                ('pdf_sha256', models.CharField(max_length=64, unique=True)),
-                ('file_name', models.CharField(max_length=200)),
-                ('issued_at', models.DateTimeField()),
-                ('issued_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('lot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='certificates', to='genealogy.lot')),
-                ('supersedes', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='superseded_by', to='quality.certificate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=40, unique=True)),
+                ("record_version", models.PositiveIntegerField()),
+                ("content_json", models.TextField(help_text="the canonical JSON embedded in the PDF")),
+                ("content_sha256", models.CharField(max_length=64)),
+                ("pdf_sha256", models.CharField(max_length=64, unique=True)),
+                ("file_name", models.CharField(max_length=200)),
+                ("issued_at", models.DateTimeField()),
+                (
+                    "issued_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "lot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="certificates",
+                        to="genealogy.lot",
+                    ),
+                ),
+                (
+                    "supersedes",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="superseded_by",
+                        to="quality.certificate",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['issued_at', 'pk'],
+                "ordering": ["issued_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Product',
+            name="Product",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=80, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField()),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=80, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Result',
+            name="Result",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('value', models.CharField(blank=True, help_text='decimal text as reported', max_length=40)),
-                ('qualifier', models.CharField(default='=', help_text="'=', '<' below LLOQ, '>' above ULOQ", max_length=1)),
-                ('finding', models.CharField(blank=True, max_length=120)),
-                ('interval_lower', models.CharField(blank=True, max_length=40)),
-                ('interval_upper', models.CharField(blank=True, max_length=40)),
-                ('source', models.CharField(choices=[('analysis', 'analysis (curve fit, potency)'), ('import', 'instrument import'), ('manual', 'manual entry')], max_length=10)),
-                ('method', models.CharField(max_length=200)),
-                ('raw_file', models.CharField(blank=True, help_text='stored raw file name or import id', max_length=300)),
-                ('analysis_json', models.TextField(blank=True, help_text='canonical JSON of the analysis behind the value')),
-                ('comment', models.TextField(blank=True)),
-                ('tested_at', models.DateTimeField()),
-                ('recorded_at', models.DateTimeField()),
-                ('analyst', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('lot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='quality_results', to='genealogy.lot')),
-                ('retest_of', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='retests', to='quality.result')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("value", models.CharField(blank=True, help_text="decimal text as reported", max_length=40)),
+                (
+                    "qualifier",
+                    models.CharField(
+                        default="=", help_text="'=', '<' below LLOQ, '>' above ULOQ", max_length=1
+                    ),
+                ),
+                ("finding", models.CharField(blank=True, max_length=120)),
+                ("interval_lower", models.CharField(blank=True, max_length=40)),
+                ("interval_upper", models.CharField(blank=True, max_length=40)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("analysis", "analysis (curve fit, potency)"),
+                            ("import", "instrument import"),
+                            ("manual", "manual entry"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("method", models.CharField(max_length=200)),
+                (
+                    "raw_file",
+                    models.CharField(
+                        blank=True, help_text="stored raw file name or import id", max_length=300
+                    ),
+                ),
+                (
+                    "analysis_json",
+                    models.TextField(blank=True, help_text="canonical JSON of the analysis behind the value"),
+                ),
+                ("comment", models.TextField(blank=True)),
+                ("tested_at", models.DateTimeField()),
+                ("recorded_at", models.DateTimeField()),
+                (
+                    "analyst",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "lot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="quality_results",
+                        to="genealogy.lot",
+                    ),
+                ),
+                (
+                    "retest_of",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="retests",
+                        to="quality.result",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['lot', 'attribute__position', 'recorded_at', 'pk'],
+                "ordering": ["lot", "attribute__position", "recorded_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Investigation',
+            name="Investigation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=20, unique=True)),
-                ('status', models.CharField(choices=[('open', 'open'), ('closed', 'closed')], default='open', max_length=8)),
-                ('opened_at', models.DateTimeField()),
-                ('opened_by', models.CharField(help_text="user, or 'system' when evaluation opened it", max_length=150)),
-                ('outcome', models.CharField(blank=True, choices=[('assignable cause', 'assignable laboratory cause: result invalidated, retest'), ('OOS confirmed', 'no assignable cause: OOS confirmed')], max_length=20)),
-                ('conclusion', models.TextField(blank=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('lot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='investigations', to='genealogy.lot')),
-                ('result', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='investigation', to='quality.result')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=20, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "open"), ("closed", "closed")], default="open", max_length=8
+                    ),
+                ),
+                ("opened_at", models.DateTimeField()),
+                (
+                    "opened_by",
+                    models.CharField(help_text="user, or 'system' when evaluation opened it", max_length=150),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("assignable cause", "assignable laboratory cause: result invalidated, retest"),
+                            ("OOS confirmed", "no assignable cause: OOS confirmed"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("conclusion", models.TextField(blank=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "closed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "lot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="investigations",
+                        to="genealogy.lot",
+                    ),
+                ),
+                (
+                    "result",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="investigation",
+                        to="quality.result",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['number'],
+                "ordering": ["number"],
             },
         ),
         migrations.CreateModel(
-            name='ResultInvalidation',
+            name="ResultInvalidation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.TextField()),
-                ('invalidated_at', models.DateTimeField()),
-                ('invalidated_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('investigation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='invalidations', to='quality.investigation')),
-                ('result', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='invalidation', to='quality.result')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reason", models.TextField()),
+                ("invalidated_at", models.DateTimeField()),
+                (
+                    "invalidated_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "investigation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="invalidations",
+                        to="quality.investigation",
+                    ),
+                ),
+                (
+                    "result",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="invalidation",
+                        to="quality.result",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Specification',
+            name="Specification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField()),
-                ('status', models.CharField(choices=[('draft', 'draft'), ('approved', 'approved'), ('superseded', 'superseded')], default='draft', max_length=12)),
-                ('change_summary', models.TextField(blank=True)),
-                ('content_sha256', models.CharField(blank=True, help_text='set at approval', max_length=64)),
-                ('created_at', models.DateTimeField()),
-                ('approved_at', models.DateTimeField(blank=True, null=True)),
-                ('approved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('previous_version', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='next_version', to='quality.specification')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='specifications', to='quality.product')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "draft"), ("approved", "approved"), ("superseded", "superseded")],
+                        default="draft",
+                        max_length=12,
+                    ),
+                ),
+                ("change_summary", models.TextField(blank=True)),
+                ("content_sha256", models.CharField(blank=True, help_text="set at approval", max_length=64)),
+                ("created_at", models.DateTimeField()),
+                ("approved_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "approved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "previous_version",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="next_version",
+                        to="quality.specification",
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="specifications",
+                        to="quality.product",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['product', 'version'],
+                "ordering": ["product", "version"],
             },
         ),
         migrations.CreateModel(
-            name='LotDisposition',
+            name="LotDisposition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(choices=[('in production', 'in production'), ('QC testing', 'QC testing'), ('QC review', 'QC review'), ('QA disposition', 'QA disposition'), ('released', 'released'), ('rejected', 'rejected'), ('quarantined', 'quarantined')], max_length=20)),
-                ('record_version', models.PositiveIntegerField(default=1)),
-                ('updated_at', models.DateTimeField()),
-                ('lot', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='disposition', to='genealogy.lot')),
-                ('specification', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='dispositions', to='quality.specification')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("in production", "in production"),
+                            ("QC testing", "QC testing"),
+                            ("QC review", "QC review"),
+                            ("QA disposition", "QA disposition"),
+                            ("released", "released"),
+                            ("rejected", "rejected"),
+                            ("quarantined", "quarantined"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("record_version", models.PositiveIntegerField(default=1)),
+                ("updated_at", models.DateTimeField()),
+                (
+                    "lot",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="disposition",
+                        to="genealogy.lot",
+                    ),
+                ),
+                (
+                    "specification",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="dispositions",
+                        to="quality.specification",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SpecificationAttribute',
+            name="SpecificationAttribute",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField()),
-                ('code', models.CharField(max_length=40)),
-                ('name', models.CharField(max_length=120)),
-                ('category', models.CharField(blank=True, max_length=40)),
-                ('method', models.CharField(max_length=200)),
-                ('unit', models.CharField(blank=True, max_length=40)),
-                ('kind', models.CharField(choices=[('range', 'range'), ('at least', 'at least'), ('at most', 'at most'), ('complies', 'complies'), ('not detected', 'not detected'), ('report only', 'report only')], max_length=16)),
-                ('lower', models.CharField(blank=True, max_length=40)),
-                ('upper', models.CharField(blank=True, max_length=40)),
-                ('lower_inclusive', models.BooleanField(default=True)),
-                ('upper_inclusive', models.BooleanField(default=True)),
-                ('decimals', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('significant_digits', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('release_test', models.BooleanField(default=True)),
-                ('note', models.TextField(blank=True, help_text='e.g. the K/M derivation of an endotoxin limit')),
-                ('specification', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='attributes', to='quality.specification')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField()),
+                ("code", models.CharField(max_length=40)),
+                ("name", models.CharField(max_length=120)),
+                ("category", models.CharField(blank=True, max_length=40)),
+                ("method", models.CharField(max_length=200)),
+                ("unit", models.CharField(blank=True, max_length=40)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("range", "range"),
+                            ("at least", "at least"),
+                            ("at most", "at most"),
+                            ("complies", "complies"),
+                            ("not detected", "not detected"),
+                            ("report only", "report only"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("lower", models.CharField(blank=True, max_length=40)),
+                ("upper", models.CharField(blank=True, max_length=40)),
+                ("lower_inclusive", models.BooleanField(default=True)),
+                ("upper_inclusive", models.BooleanField(default=True)),
+                ("decimals", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("significant_digits", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("release_test", models.BooleanField(default=True)),
+                (
+                    "note",
+                    models.TextField(blank=True, help_text="e.g. the K/M derivation of an endotoxin limit"),
+                ),
+                (
+                    "specification",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="attributes",
+                        to="quality.specification",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['specification', 'position'],
+                "ordering": ["specification", "position"],
             },
         ),
         migrations.AddField(
-            model_name='result',
-            name='attribute',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='results', to='quality.specificationattribute'),
+            model_name="result",
+            name="attribute",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="results",
+                to="quality.specificationattribute",
+            ),
         ),
         migrations.CreateModel(
-            name='Signature',
+            name="Signature",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('record_type', models.CharField(max_length=40)),
-                ('record_id', models.CharField(max_length=80)),
-                ('record_version', models.PositiveIntegerField()),
-                ('record_sha256', models.CharField(max_length=64)),
-                ('printed_name', models.CharField(max_length=200)),
-                ('meaning', models.CharField(choices=[('reviewed', 'reviewed'), ('approved', 'approved'), ('released', 'released'), ('rejected', 'rejected')], max_length=12)),
-                ('signed_at', models.DateTimeField()),
-                ('signature_sha256', models.CharField(max_length=64, unique=True)),
-                ('voided_at', models.DateTimeField(blank=True, null=True)),
-                ('void_reason', models.TextField(blank=True)),
-                ('signer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("record_type", models.CharField(max_length=40)),
+                ("record_id", models.CharField(max_length=80)),
+                ("record_version", models.PositiveIntegerField()),
+                ("record_sha256", models.CharField(max_length=64)),
+                ("printed_name", models.CharField(max_length=200)),
+                (
+                    "meaning",
+                    models.CharField(
+                        choices=[
+                            ("reviewed", "reviewed"),
+                            ("approved", "approved"),
+                            ("released", "released"),
+                            ("rejected", "rejected"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("signed_at", models.DateTimeField()),
+                ("signature_sha256", models.CharField(max_length=64, unique=True)),
+                ("voided_at", models.DateTimeField(blank=True, null=True)),
+                ("void_reason", models.TextField(blank=True)),
+                (
+                    "signer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['signed_at', 'pk'],
-                'indexes': [models.Index(fields=['record_type', 'record_id'], name='quality_sig_record__474ce2_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('voided_at__isnull', True), models.Q(('void_reason', ''), _negated=True), _connector='OR'), name='quality_void_has_reason')],
+                "ordering": ["signed_at", "pk"],
+                "indexes": [
+                    models.Index(fields=["record_type", "record_id"], name="quality_sig_record__474ce2_idx")
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("voided_at__isnull", True),
+                            models.Q(("void_reason", ""), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="quality_void_has_reason",
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='specification',
-            constraint=models.UniqueConstraint(fields=('product', 'version'), name='quality_spec_version'),
+            model_name="specification",
+            constraint=models.UniqueConstraint(fields=("product", "version"), name="quality_spec_version"),
         ),
         migrations.AddConstraint(
-            model_name='specificationattribute',
-            constraint=models.UniqueConstraint(fields=('specification', 'code'), name='quality_attribute_code'),
+            model_name="specificationattribute",
+            constraint=models.UniqueConstraint(
+                fields=("specification", "code"), name="quality_attribute_code"
+            ),
         ),
     ]
