@@ -30,7 +30,9 @@ class DemoContext:
     quiet: bool
     users: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
-    lines: list[str] = field(default_factory=list)
+    lines: list[Any] = field(default_factory=list)
+    #: Printed after every line: the demo ends with the lot disposition table.
+    closing: Any = None
 
     @classmethod
     def initialise(cls, home: Path, console: Console | None) -> DemoContext:
@@ -50,11 +52,17 @@ class DemoContext:
         ensure_roles(SYSTEM_ACTOR, "demo: initialise role groups")
         return cls(home=home, console=console or Console(quiet=True), quiet=console is None)
 
-    def say(self, line: str) -> None:
-        """Add a line to the printed summary."""
+    def say(self, line: Any) -> None:
+        """Add a line (text or a rich renderable) to the printed summary."""
         self.lines.append(line)
+
+    def close_with(self, renderable: Any) -> None:
+        """Print ``renderable`` last, after every line of the summary."""
+        self.closing = renderable
 
     def print_summary(self) -> None:
         self.console.rule("Secretome demo")
         for line in self.lines:
             self.console.print(line, highlight=False)
+        if self.closing is not None:
+            self.console.print(self.closing)

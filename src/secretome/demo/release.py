@@ -445,7 +445,7 @@ def release_lots(ctx: DemoContext) -> None:
     ctx.summary["release"] = rows
     _verify_certificates(ctx, out)
     ctx.say(f"Certificates of analysis: {sum(r['verdict'] == 'released' for r in rows)} written to {out}")
-    ctx.say(disposition_table(rows))
+    ctx.close_with(disposition_table(rows))
 
 
 def disposition_table(rows: list[dict[str, str]]) -> str:
