@@ -12,19 +12,29 @@ def create_users(ctx: DemoContext) -> None:
     admin_name = next(name for name, (role, _) in DEMO_USERS.items() if role == "admin")
     role, full = DEMO_USERS[admin_name]
     ctx.users[admin_name] = add_user(
-        SYSTEM_ACTOR, "demo: first administrator", username=admin_name, full_name=full, role=role,
+        SYSTEM_ACTOR,
+        "demo: first administrator",
+        username=admin_name,
+        full_name=full,
+        role=role,
         password=DEMO_PASSWORD,
     )
     for name, (role, full) in DEMO_USERS.items():
         if name == admin_name:
             continue
         ctx.users[name] = add_user(
-            ctx.users[admin_name], f"demo: {role} account", username=name, full_name=full, role=role,
+            ctx.users[admin_name],
+            f"demo: {role} account",
+            username=name,
+            full_name=full,
+            role=role,
             password=DEMO_PASSWORD,
         )
     ctx.summary["users"] = {name: role for name, (role, _) in DEMO_USERS.items()}
     ctx.say(
-        "Demo users (password " + DEMO_PASSWORD + "): "
+        "Demo users (password "
+        + DEMO_PASSWORD
+        + "): "
         + ", ".join(f"{n} ({r})" for n, (r, _) in DEMO_USERS.items())
     )
 
