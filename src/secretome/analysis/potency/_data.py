@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -42,6 +43,28 @@ class AssayData:
     def doses_of(self, index: int) -> FloatArray:
         """The distinct doses of preparation ``index``, ascending."""
         return np.unique(self.dose[self.preparation_index == index])
+
+    @cached_property
+    def dose_groups(self) -> DoseGroups:
+        """The observations grouped by preparation and dose."""
+        levels, level = np.unique(self.dose, return_inverse=True)
+        group = self.preparation_index * levels.size + level
+        shape = (len(self.preparations), levels.size)
+        size = np.bincount(group, minlength=shape[0] * shape[1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.bincount(group, weights=self.response, minlength=size.size) / size
+        return DoseGroups(levels, group, mean.reshape(shape), size.reshape(shape))
+
+
+@dataclass(frozen=True)
+class DoseGroups:
+    """Observations grouped by preparation and dose: ``mean`` and ``size`` are ``(preparations, levels)``
+    arrays (0 observations and a mean of ``nan`` where a preparation lacks a dose)."""
+
+    levels: FloatArray  # every distinct dose of the assay, ascending
+    group: NDArray[np.intp]  # of every observation: preparation * levels.size + level
+    mean: FloatArray
+    size: NDArray[np.intp]
 
 
 def arrange(
@@ -83,15 +106,16 @@ def arrange(
         raise ValueError(
             "preparation: the data hold only the reference; at least one test preparation is needed"
         )
-    index = np.array([ordered.index(label) for label in labels.tolist()], dtype=np.intp)
+    position = {name: i for i, name in enumerate(ordered)}
+    index = np.array([position[label] for label in labels.tolist()], dtype=np.intp)
     data = AssayData(ordered, index, dose_array, response_array)
-    for i, name in enumerate(ordered):
-        doses = data.doses_of(i)
-        if allow_zero_dose:
-            doses = doses[doses > 0]
-        if doses.size < min_doses:
+    groups = data.dose_groups
+    counted = groups.size[:, groups.levels > 0] if allow_zero_dose else groups.size
+    doses = np.count_nonzero(counted, axis=1)
+    for name, count in zip(ordered, doses.tolist(), strict=True):
+        if count < min_doses:
             raise ValueError(
-                f"preparation {name!r} has {doses.size} dose(s); this model needs at least {min_doses}"
+                f"preparation {name!r} has {count} dose(s); this model needs at least {min_doses}"
             )
     return data
 

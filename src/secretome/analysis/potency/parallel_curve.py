@@ -1,13 +1,14 @@
 """Parallel-curve assays with the 4PL and 5PL (Ph. Eur. 5.3 section 3.4, USP <1034>).
 
-Two fits of all preparations at once, with the model functions and analytic derivatives of
-:mod:`secretome.analysis.logistic` and the batched Levenberg-Marquardt solver of :mod:`secretome.analysis.lm`:
+Two fits of all preparations, with the model functions and analytic derivatives of
+:mod:`secretome.analysis.logistic` (see :mod:`secretome.analysis.potency._curve_fits` for how they are
+solved: both at once with MINPACK from a start built from the data, and the engine's multi-start grid and
+bounded Levenberg-Marquardt whenever that solution looks doubtful):
 
-* **unconstrained**: every preparation its own curve, started from the constrained solution (so its sum of
-  squares can never exceed the constrained one);
 * **constrained**: shared bottom, top, hill (and asymmetry for the 5PL), one inflection per preparation,
-  one residual variance; started from the engine's multi-start grid on the reference curve
-  (:func:`secretome.analysis.doseresponse.logistic_starts`) with each preparation's best location.
+  one residual variance;
+* **unconstrained**: every preparation its own curve (its sum of squares never exceeds the constrained
+  one: the thorough path restarts it from the constrained solution when it would).
 
 The relative potency of test T is ``RP = inflection(reference) / inflection(T)`` from the constrained fit
 (the horizontal shift of parallel curves; for the 5PL the EC50s shift by the same factor), with Fieller
@@ -25,12 +26,12 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
-from secretome.analysis import lm, logistic
-from secretome.analysis.doseresponse import logistic_starts
+from secretome.analysis import logistic
 from secretome.analysis.models import get_model
+from secretome.analysis.potency._curve_fits import Curve, JointFit, fit_assay, fit_joint
 from secretome.analysis.potency._data import AssayData, arrange
+from secretome.analysis.potency._distributions import f_upper_tail, t_quantile
 from secretome.analysis.potency.results import (
     ConfidenceInterval,
     PotencyEstimate,
@@ -57,6 +58,11 @@ from secretome.analysis.potency.suitability import (
 
 FloatArray = NDArray[np.float64]
 CURVE_MODELS = ("4pl", "5pl")
+
+
+def _exp(value: float) -> float:
+    """``e^value``, infinite instead of an overflow error (a limit of an unusable fit's interval)."""
+    return math.exp(value) if value < 709.0 else math.inf
 
 
 @dataclass(frozen=True)
@@ -165,36 +171,6 @@ class ParallelCurveResult(Serialisable):
         return ax
 
 
-@dataclass(frozen=True)
-class _Curve:
-    """One preparation's own (unconstrained) curve: natural parameters and ``(J'J)^-1``."""
-
-    parameter_names: tuple[str, ...]
-    values: FloatArray
-    unscaled: FloatArray
-    rss: float
-    converged: bool
-
-    @property
-    def parameters(self) -> dict[str, float]:
-        result = {name: float(v) for name, v in zip(self.parameter_names, self.values, strict=True)}
-        result.setdefault("asymmetry", 1.0)
-        result["ec50"] = float(logistic.ec50_5pl(result["inflection"], result["hill"], result["asymmetry"]))
-        return result
-
-
-@dataclass(frozen=True)
-class _Joint:
-    """A constrained fit: natural shape parameters, log inflections, internal covariance, RSS, df."""
-
-    shape: FloatArray  # bottom, top, hill, asymmetry (1 for the 4PL)
-    log_inflection: FloatArray  # one per preparation
-    covariance: FloatArray  # of [bottom, top, hill, (ln asymmetry), ln inflection...]
-    rss: float
-    df: int
-    converged: bool
-
-
 class ParallelCurveAssay:
     """Relative potency from a joint 4PL or 5PL fit.
 
@@ -272,10 +248,8 @@ class ParallelCurveAssay:
                 "the data leave no degrees of freedom for the unconstrained fit; replicate the doses"
             )
 
-        shapes = self._reference_shapes(data)
-        joint = self._fit_joint(data, shapes, range(h))
+        joint, separate = fit_assay(data, self._size, self.alpha)
         assert joint.df == df_constrained
-        separate = [self._fit_one(data, i, joint) for i in range(h)]
         rss_u = float(sum(fit.rss for fit in separate))
         s2_u = rss_u / df_unconstrained
 
@@ -283,11 +257,11 @@ class ParallelCurveAssay:
             f_test(joint.rss, df_constrained, rss_u, df_unconstrained, self.alpha),
             likelihood_ratio_test(joint.rss, rss_u, n, df_constrained - df_unconstrained, self.alpha),
         )
-        t = float(stats.t.ppf(0.5 + self.ci_level / 2, joint.df))
+        t = t_quantile(0.5 + self.ci_level / 2, joint.df)
         potencies = [self._potency(data, joint, i, t) for i in range(1, h)]
         similarity = []
         for i in range(1, h):
-            partial = self._partial_f(data, shapes, separate, joint, i, s2_u, df_unconstrained)
+            partial = self._partial_f(data, separate, joint, i, s2_u, df_unconstrained)
             checks = self._equivalence(separate[0], separate[i], s2_u, df_unconstrained)
             similarity.append(assess(data.preparations[i], self.similarity, checks, [partial, *parallelism]))
         suitability = self._suitability(data, separate, potencies, similarity)
@@ -314,158 +288,17 @@ class ParallelCurveAssay:
             alpha=self.alpha,
             dose=tuple(data.dose.tolist()),
             response=tuple(data.response.tolist()),
-            observation_preparation=tuple(data.preparations[i] for i in data.preparation_index),
+            observation_preparation=tuple(data.preparations[i] for i in data.preparation_index.tolist()),
         )
-
-    # -- fits ---------------------------------------------------------------------------------------------
-    def _reference_shapes(self, data: AssayData) -> list[FloatArray]:
-        """Candidate shared shapes ``(bottom, top, hill, asymmetry)``: the three best points of the engine's
-        start grid on the reference curve (evaluated, not fitted: the joint fit refines them)."""
-        model = get_model(self.model)
-        mask = data.preparation_index == 0
-        dose, response = data.dose[mask], data.response[mask]
-        starts = logistic_starts(model, dose, response, np.ones(dose.size))
-        rss = ((model.predict(dose, starts) - response) ** 2).sum(axis=1)
-        best = np.argsort(np.where(np.isfinite(rss), rss, np.inf))[:3]
-        return [
-            np.array([row[0], row[1], row[3], row[4] if self._size == 5 else 1.0]) for row in starts[best]
-        ]
-
-    def _fit_one(self, data: AssayData, index: int, joint: _Joint) -> _Curve:
-        """One preparation's own curve, started from its constrained curve."""
-        model = get_model(self.model)
-        mask = data.preparation_index == index
-        dose, response = data.dose[mask], data.response[mask]
-        bottom, top, hill, asymmetry = (float(v) for v in joint.shape)
-        start = [bottom, top, math.exp(joint.log_inflection[index]), hill]
-        if self._size == 5:
-            start.append(asymmetry)
-
-        def residuals(theta: FloatArray, rows: lm.IntArray) -> FloatArray:
-            return np.asarray(model.predict(dose, model.from_internal(theta)) - response, dtype=np.float64)
-
-        def jacobian(theta: FloatArray, rows: lm.IntArray) -> FloatArray:
-            params = model.from_internal(theta)
-            return model.jacobian(dose, params) * model.internal_scale(params)[:, None, :]
-
-        positive = dose[dose > 0]
-        lower, upper = model.internal_bounds(
-            np.array(math.log(positive.min())),
-            np.array(math.log(positive.max())),
-            np.array(math.copysign(1.0, hill)),
-        )
-        theta0 = np.clip(model.to_internal(np.array([start])), lower, upper)
-        solution = lm.levenberg_marquardt(residuals, jacobian, theta0, lower, upper)
-        values = model.from_internal(solution.theta)[0]
-        jac = model.jacobian(dose, values)
-        try:
-            unscaled = np.linalg.inv(jac.T @ jac)
-        except np.linalg.LinAlgError:
-            unscaled = np.linalg.pinv(jac.T @ jac)
-        return _Curve(
-            model.parameter_names,
-            values,
-            np.asarray(unscaled, dtype=np.float64),
-            float(solution.cost[0]),
-            bool(solution.converged[0]),
-        )
-
-    def _fit_joint(self, data: AssayData, shapes: list[FloatArray], subset: Sequence[int]) -> _Joint:
-        """Constrained least squares over the preparations in ``subset``; internal parameters are
-        ``[bottom, top, hill, (ln asymmetry), ln inflection per preparation]``."""
-        members = list(subset)
-        mask = np.isin(data.preparation_index, members)
-        dose = data.dose[mask]
-        response = data.response[mask]
-        column = np.searchsorted(members, data.preparation_index[mask])
-        five = self._size == 5
-        shape_size = self._size - 1
-        positive = dose[dose > 0]
-        low, high = math.log(positive.min()), math.log(positive.max())
-
-        def unpack(theta: FloatArray) -> tuple[FloatArray, ...]:
-            bottom, top, hill = theta[:, 0:1], theta[:, 1:2], theta[:, 2:3]
-            asymmetry = np.exp(theta[:, 3:4]) if five else np.ones_like(bottom)
-            log_c = theta[:, shape_size:][:, column]
-            return bottom, top, hill, asymmetry, log_c
-
-        def residuals(theta: FloatArray, rows: lm.IntArray) -> FloatArray:
-            bottom, top, hill, asymmetry, log_c = unpack(theta)
-            return logistic.five_pl(dose, bottom, top, np.exp(log_c), hill, asymmetry) - response
-
-        def jacobian(theta: FloatArray, rows: lm.IntArray) -> FloatArray:
-            bottom, top, hill, asymmetry, log_c = unpack(theta)
-            inflection = np.exp(log_c)
-            partial = logistic.five_pl_jacobian(dose, bottom, top, inflection, hill, asymmetry)
-            jac = np.zeros((theta.shape[0], dose.size, theta.shape[1]))
-            jac[:, :, 0] = partial[..., 0]
-            jac[:, :, 1] = partial[..., 1]
-            jac[:, :, 2] = partial[..., 3]
-            if five:
-                jac[:, :, 3] = partial[..., 4] * asymmetry
-            d_log_c = partial[..., 2] * inflection  # chain rule: d/d ln c = c d/dc
-            jac[:, np.arange(dose.size), shape_size + column] = d_log_c
-            return jac
-
-        starts = []
-        for shape in shapes:
-            log_c = [self._best_log_inflection(data, m, shape, low, high) for m in members]
-            internal = [shape[0], shape[1], shape[2]] + ([math.log(shape[3])] if five else [])
-            starts.append(internal + log_c)
-        theta0 = np.array(starts)
-        hill_sign = np.sign(theta0[0, 2]) or 1.0
-        lower = np.full(theta0.shape[1], -np.inf)
-        upper = np.full(theta0.shape[1], np.inf)
-        reach = math.log(1e3)
-        lower[2], upper[2] = (
-            (logistic.HILL_BOUNDS[0], logistic.HILL_BOUNDS[1])
-            if hill_sign > 0
-            else (-logistic.HILL_BOUNDS[1], -logistic.HILL_BOUNDS[0])
-        )
-        if five:
-            lower[3], upper[3] = (
-                math.log(logistic.ASYMMETRY_BOUNDS[0]),
-                math.log(logistic.ASYMMETRY_BOUNDS[1]),
-            )
-        lower[shape_size:], upper[shape_size:] = low - reach, high + reach
-        theta0 = np.clip(theta0, lower, upper)
-        solution = lm.levenberg_marquardt(residuals, jacobian, theta0, lower, upper)
-        best = int(np.argmin(np.where(np.isfinite(solution.cost), solution.cost, np.inf)))
-        theta = solution.theta[best : best + 1]
-        rss = float(solution.cost[best])
-        df = dose.size - theta.shape[1]
-        covariance = lm.parameter_covariance(jacobian(theta, np.arange(1))[0], rss, df)
-        shape_natural = np.array(
-            [theta[0, 0], theta[0, 1], theta[0, 2], math.exp(theta[0, 3]) if five else 1.0]
-        )
-        return _Joint(
-            shape_natural, theta[0, shape_size:].copy(), covariance, rss, df, bool(solution.converged[best])
-        )
-
-    @staticmethod
-    def _best_log_inflection(
-        data: AssayData, index: int, shape: FloatArray, low: float, high: float
-    ) -> float:
-        """Log inflection of one preparation with the shape held fixed: a grid search, as the joint fit's
-        start (a good start for every location keeps the joint fit away from poor local minima)."""
-        mask = data.preparation_index == index
-        grid = np.linspace(low - 2.0, high + 2.0, 241)
-        predicted = logistic.five_pl(
-            data.dose[mask][None, :], shape[0], shape[1], np.exp(grid)[:, None], shape[2], shape[3]
-        )
-        rss = ((predicted - data.response[mask][None, :]) ** 2).sum(axis=1)
-        return float(grid[int(np.argmin(rss))])
 
     # -- potency, similarity, suitability ----------------------------------------------------------------
-    def _potency(self, data: AssayData, joint: _Joint, index: int, t: float) -> PotencyEstimate:
+    def _potency(self, data: AssayData, joint: JointFit, index: int, t: float) -> PotencyEstimate:
         at_ref, at_test = self._size - 1, self._size - 1 + index
         cov = joint.covariance
         m = float(joint.log_inflection[0] - joint.log_inflection[index])
         var_m = cov[at_ref, at_ref] + cov[at_test, at_test] - 2 * cov[at_ref, at_test]
         se = math.sqrt(max(var_m, 0.0))
-        delta = ConfidenceInterval(
-            math.exp(m - t * se), math.exp(m + t * se), self.ci_level, "delta (log scale)"
-        )
+        delta = ConfidenceInterval(_exp(m - t * se), _exp(m + t * se), self.ci_level, "delta (log scale)")
         c_ref, c_test = math.exp(joint.log_inflection[0]), math.exp(joint.log_inflection[index])
         low, high, g = fieller_interval(
             c_ref,
@@ -482,9 +315,8 @@ class ParallelCurveAssay:
     def _partial_f(
         self,
         data: AssayData,
-        shapes: list[FloatArray],
-        separate: list[_Curve],
-        joint: _Joint,
+        separate: list[Curve],
+        joint: JointFit,
         index: int,
         s2_u: float,
         df_u: int,
@@ -495,15 +327,18 @@ class ParallelCurveAssay:
         if h == 2:
             rss_free = separate[0].rss + separate[1].rss
         else:
+            # Started from the constrained solution without this preparation, so the fit of the others can
+            # only improve on what the constrained fit gives them.
             others = [i for i in range(h) if i != index]
-            rss_free = self._fit_joint(data, shapes, others).rss + separate[index].rss
+            start = np.delete(joint.internal(self._size), self._size - 1 + index)
+            rss_free = fit_joint(data, others, self._size, (), [start]).rss + separate[index].rss
         extra = self._size - 1
         f = ((joint.rss - rss_free) / extra) / s2_u
-        p = float(stats.f.sf(f, extra, df_u))
+        p = f_upper_tail(f, extra, df_u)
         return DifferenceTest("F-test (this preparation)", float(f), (extra, df_u), p, p >= self.alpha)
 
     def _equivalence(
-        self, reference: _Curve, test: _Curve, s2_pooled: float, df: int
+        self, reference: Curve, test: Curve, s2_pooled: float, df: int
     ) -> list[EquivalenceCheck]:
         """Equivalence intervals from the unconstrained fits, their covariances rescaled to the pooled
         residual variance (the fits are independent, so comparisons have no covariance term)."""
@@ -529,7 +364,7 @@ class ParallelCurveAssay:
         ]
         for name, key in (("lower_asymptote_difference", lower), ("upper_asymptote_difference", upper)):
             i = names.index(key)
-            se = math.sqrt(test_cov[i, i] + ref_cov[i, i])
+            se = math.sqrt(max(test_cov[i, i] + ref_cov[i, i], 0.0))
             checks.append(difference_check(name, tst[key] - ref[key], se, df, self.margins))
 
         def span_var(cov: FloatArray) -> float:
@@ -552,7 +387,7 @@ class ParallelCurveAssay:
     def _suitability(
         self,
         data: AssayData,
-        separate: list[_Curve],
+        separate: list[Curve],
         potencies: list[PotencyEstimate],
         similarity: list[SimilarityAssessment],
     ) -> SuitabilityReport:
@@ -571,16 +406,13 @@ class ParallelCurveAssay:
             system["control_relative_potency"] = next(
                 p.relative_potency for p in potencies if p.preparation == self.control
             )
-        levels = np.unique(data.dose[data.preparation_index == 0])
-        ref_means = np.array([y[data.dose[data.preparation_index == 0] == d].mean() for d in levels])
+        groups = data.dose_groups
+        ref_means = groups.mean[0][groups.size[0] > 0]
         samples: dict[str, dict[str, float | bool]] = {}
         for i, assessment in zip(range(1, len(data.preparations)), similarity, strict=True):
             if data.preparations[i] == self.control:
                 continue
-            mask = data.preparation_index == i
-            means = np.array(
-                [data.response[mask & (data.dose == d)].mean() for d in np.unique(data.dose[mask])]
-            )
+            means = groups.mean[i][groups.size[i] > 0]
             samples[data.preparations[i]] = {
                 "similarity": assessment.passed,
                 "response_within_reference_range": float(
@@ -590,7 +422,7 @@ class ParallelCurveAssay:
         return evaluate_suitability(self.suitability, system, samples)
 
     # -- reporting ----------------------------------------------------------------------------------------
-    def _joint_curves(self, data: AssayData, joint: _Joint) -> list[CurveParameters]:
+    def _joint_curves(self, data: AssayData, joint: JointFit) -> list[CurveParameters]:
         se_internal = np.sqrt(np.clip(np.diag(joint.covariance), 0, None))
         bottom, top, hill, asymmetry = (float(v) for v in joint.shape)
         shared_se = {
@@ -616,7 +448,7 @@ class ParallelCurveAssay:
         return curves
 
     @staticmethod
-    def _separate_curve(name: str, fit: _Curve, s2_pooled: float) -> CurveParameters:
+    def _separate_curve(name: str, fit: Curve, s2_pooled: float) -> CurveParameters:
         covariance = fit.unscaled * s2_pooled
         errors = {
             k: float(math.sqrt(max(v, 0.0)))

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
+from secretome.analysis.potency._distributions import chi2_upper_tail, f_upper_tail, t_quantile
 from secretome.analysis.potency.results import ConfidenceInterval, Serialisable, fieller_interval
 
 SimilarityMethod = Literal["equivalence", "f-test"]
@@ -120,7 +121,7 @@ def ratio_check(
     margins: EquivalenceMargins,
 ) -> EquivalenceCheck:
     """Fieller interval of a ratio (test / reference) compared with its margin."""
-    t = float(stats.t.ppf(0.5 + margins.ci_level / 2, df))
+    t = t_quantile(0.5 + margins.ci_level / 2, df)
     low, high, _ = fieller_interval(numerator, denominator, var_numerator, var_denominator, covariance, t)
     margin: tuple[float, float] | None = getattr(margins, parameter)
     ci = ConfidenceInterval(low, high, margins.ci_level, "fieller")
@@ -132,7 +133,7 @@ def difference_check(
     parameter: str, estimate: float, standard_error: float, df: int, margins: EquivalenceMargins
 ) -> EquivalenceCheck:
     """t interval of a difference (test - reference) compared with its margin."""
-    t = float(stats.t.ppf(0.5 + margins.ci_level / 2, df))
+    t = t_quantile(0.5 + margins.ci_level / 2, df)
     low, high = estimate - t * standard_error, estimate + t * standard_error
     margin: tuple[float, float] | None = getattr(margins, parameter)
     passed = None if margin is None else bool(margin[0] <= low and high <= margin[1])
@@ -152,7 +153,7 @@ def f_test(
     """Extra-sum-of-squares F-test of the constrained (similar) model against the free one."""
     df_extra = df_constrained - df_free
     f = ((rss_constrained - rss_free) / df_extra) / (rss_free / df_free)
-    p = float(stats.f.sf(f, df_extra, df_free))
+    p = f_upper_tail(f, df_extra, df_free)
     return DifferenceTest(name, float(f), (df_extra, df_free), p, p >= alpha)
 
 
@@ -161,7 +162,7 @@ def likelihood_ratio_test(
 ) -> DifferenceTest:
     """Likelihood-ratio test for normal errors: n ln(RSS_constrained / RSS_free) against chi-square."""
     statistic = n * math.log(rss_constrained / rss_free)
-    p = float(stats.chi2.sf(statistic, df_extra))
+    p = chi2_upper_tail(statistic, df_extra)
     return DifferenceTest("likelihood ratio", statistic, (df_extra,), p, p >= alpha)
 
 
