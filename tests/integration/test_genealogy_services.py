@@ -143,6 +143,47 @@ def collect(lab: Lab, run: ConditioningRun) -> Lot:
     )
 
 
+def harvest(lab: Lab, passage: Passage, cells: float) -> None:
+    """Record the harvest of ``passage`` four days after seeding."""
+    g.record_harvest(
+        lab.analyst,
+        "harvest",
+        passage_id=passage.pk,
+        harvested_at=passage.seeded_at + dt.timedelta(days=4),
+        cells_harvested=cells,
+        viability_percent=96,
+    )
+
+
+def bank(lab: Lab, passage: Passage, vials: int) -> Any:
+    """Freeze the harvest of ``passage`` (harvested four days after seeding) as a master cell bank."""
+    return g.bank_cells(
+        lab.analyst,
+        "MCB",
+        passage_id=passage.pk,
+        kind="MCB",
+        vials=vials,
+        cells_per_vial=1e6,
+        location="LN2 tank 1 rack A",
+        frozen_at=passage.seeded_at + dt.timedelta(days=4, hours=2),
+    )
+
+
+def thaw(lab: Lab, vial: str, seeded_at: dt.datetime) -> Passage:
+    """Seed the next passage from a banked vial."""
+    return g.record_passage(
+        lab.analyst,
+        "thaw",
+        vial=vial,
+        recipe="WJ-HPL",
+        vessel="T175",
+        growth_area_cm2=175,
+        cells_seeded=8e5,
+        seeded_at=seeded_at,
+        medium_lot="M-2",
+    )
+
+
 @pytest.fixture
 def lab(analyst: Any, qa_user: Any) -> Lab:
     lab = Lab(analyst, qa_user)
@@ -154,38 +195,12 @@ def test_a_lot_traces_back_to_its_donor_through_bank_vial_and_passages(lab: Lab)
     donor = eligible_donor(lab)
     p0 = isolate(lab, donor)  # explant: P0 seeded count unknown
     p2 = grow(lab, p0, 2)
-    g.record_harvest(
-        lab.analyst,
-        "harvest",
-        passage_id=p2.pk,
-        harvested_at=p2.seeded_at + dt.timedelta(days=4),
-        cells_harvested=2e7,
-        viability_percent=96,
-    )
-    bank = g.bank_cells(
-        lab.analyst,
-        "MCB",
-        passage_id=p2.pk,
-        kind="MCB",
-        vials=10,
-        cells_per_vial=1e6,
-        location="LN2 tank 1 rack A",
-        frozen_at=p2.seeded_at + dt.timedelta(days=4, hours=2),
-    )
-    vial = bank.vials.order_by("label").first()
+    harvest(lab, p2, 2e7)
+    mcb = bank(lab, p2, 10)
+    vial = mcb.vials.order_by("label").first()
     assert vial is not None and vial.passage_number == 2
     assert not vial.cpd_complete  # P0 unknown: the label says CPD is a lower bound
-    p3 = g.record_passage(
-        lab.analyst,
-        "thaw",
-        vial=vial.label,
-        recipe="WJ-HPL",
-        vessel="T175",
-        growth_area_cm2=175,
-        cells_seeded=8e5,
-        seeded_at=T0 + dt.timedelta(days=60),
-        medium_lot="M-2",
-    )
+    p3 = thaw(lab, vial.label, T0 + dt.timedelta(days=60))
     assert p3.number == 3
     lot = collect(lab, condition(lab, p3))
     assert lot.number == "CM-WJ-2026-0001"
@@ -204,7 +219,7 @@ def test_a_lot_traces_back_to_its_donor_through_bank_vial_and_passages(lab: Lab)
     assert chain["dose_bases"]["cell_equivalents_per_ml"] == pytest.approx(1.3e7 / 30)
     assert chain["passage_compliance"]["compliant"] is True
     assert [x.number for x in g.lots(din=donor.din)] == [lot.number]
-    assert [x.number for x in g.lots(bank=bank.code)] == [lot.number]
+    assert [x.number for x in g.lots(bank=mcb.code)] == [lot.number]
 
 
 def test_conditioning_over_the_passage_limit_is_refused_until_qa_approves_a_deviation(lab: Lab) -> None:

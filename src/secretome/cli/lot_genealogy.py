@@ -66,7 +66,7 @@ def list_lots(
     from secretome.services import genealogy as g
 
     with refusals():
-        rows = [g.lot_summary(lot) for lot in g.lots(din=din, bank=bank)]
+        rows = g.lot_summaries(g.lots(din=din, bank=bank))
 
     def render(payload: list[dict[str, Any]]) -> None:
         table = Table("lot", "source", "donor", "passage", "flags")

@@ -314,7 +314,7 @@ def build(ctx: DemoContext) -> None:
         )
     )
 
-    rows = [g.lot_summary(lot) for lot in lots]
+    rows = g.lot_summaries(lots)
     ctx.summary["lots"] = [row["number"] for row in rows]
     ctx.summary["donors"] = {source: lineage.donor.din for source, lineage in lineages.items()}
     for row in rows:

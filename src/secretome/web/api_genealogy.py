@@ -18,7 +18,7 @@ router = Router(tags=["genealogy"])
 )
 def lot_list(request: HttpRequest, donor: str | None = None, bank: str | None = None) -> Any:
     try:
-        return [g.lot_summary(lot) for lot in g.lots(din=donor, bank=bank)]
+        return g.lot_summaries(g.lots(din=donor, bank=bank))
     except ServiceError as exc:
         return Status(400, {"detail": str(exc)})
 

@@ -114,7 +114,7 @@ def vial_by_label(label: str) -> Vial:
 
 
 def bank_by_code(code: str) -> CellBank:
-    bank = CellBank.objects.filter(code=code.strip()).first()
+    bank = CellBank.objects.select_related("donor").filter(code=code.strip()).first()
     if bank is None:
         raise NotFound(f"cell bank {code!r} does not exist")
     return bank

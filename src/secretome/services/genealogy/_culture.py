@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -263,24 +264,59 @@ def record_harvest_from_counter(
     return passage
 
 
-def lineage(passage: Passage) -> list[Passage]:
-    """Every passage from isolation to ``passage``, oldest first, across banks and thaws."""
-    chain = [passage]
-    current = passage
-    while True:
-        if current.parent_id is not None:
-            current = Passage.objects.select_related("donor", "recipe", "source_vial__bank").get(
-                pk=current.parent_id
-            )
-        elif current.source_vial_id is not None:
-            current = Passage.objects.select_related("donor", "recipe", "source_vial__bank").get(
-                pk=current.source_vial.bank.source_passage_id  # type: ignore[union-attr]
-            )
-        else:
-            break
+#: What a passage of a lineage brings along: the walk needs the vial's bank, the answers the donor and recipe.
+LINEAGE_RELATED = ("donor", "recipe", "source_vial__bank")
+
+
+def _ancestor_id(passage: Passage) -> int | None:
+    """The passage the cells of ``passage`` came from: its parent, or the passage its thawed vial was banked
+    from; None at isolation."""
+    if passage.parent_id is not None:
+        return int(passage.parent_id)
+    if passage.source_vial_id is not None:
+        return int(passage.source_vial.bank.source_passage_id)  # type: ignore[union-attr]
+    return None
+
+
+def _walk(end: Passage, fetch: Callable[[int], Passage]) -> list[Passage]:
+    chain = [end]
+    ancestor = _ancestor_id(end)
+    while ancestor is not None:
+        current = fetch(ancestor)
         chain.append(current)
+        ancestor = _ancestor_id(current)
     chain.reverse()
     return chain
+
+
+def _fetch_passage(pk: int) -> Passage:
+    return Passage.objects.select_related(*LINEAGE_RELATED).get(pk=pk)
+
+
+def lineage(passage: Passage) -> list[Passage]:
+    """Every passage from isolation to ``passage``, oldest first, across banks and thaws."""
+    return _walk(passage, _fetch_passage)
+
+
+def lineages(ends: Sequence[Passage]) -> list[list[Passage]]:
+    """:func:`lineage` of each of ``ends``, in one query however many there are.
+
+    A lineage stays within one donor, so every passage of the donors involved is loaded once and the walks
+    run in memory (a passage outside them, which consistent records never have, is fetched on its own).
+    """
+    if not ends:
+        return []
+    known = {
+        p.pk: p
+        for p in Passage.objects.select_related(*LINEAGE_RELATED).filter(
+            donor_id__in={end.donor_id for end in ends}
+        )
+    }
+
+    def fetch(pk: int) -> Passage:
+        return known[pk] if pk in known else _fetch_passage(pk)
+
+    return [_walk(known.get(end.pk, end), fetch) for end in ends]
 
 
 def growth_of(chain: list[Passage]) -> growth.GrowthCurve:
@@ -300,11 +336,23 @@ def growth_of(chain: list[Passage]) -> growth.GrowthCurve:
     )
 
 
-def senescence_of(chain: list[Passage], curve: growth.GrowthCurve | None = None) -> rules.SenescenceReport:
-    """Senescence flags over a lineage under the rules in force."""
+def senescence_of(
+    chain: list[Passage],
+    curve: growth.GrowthCurve | None = None,
+    *,
+    observations: Mapping[int, SenescenceObservation] | None = None,
+    thresholds: rules.SenescenceRules | None = None,
+) -> rules.SenescenceReport:
+    """Senescence flags over a lineage under the rules in force.
+
+    ``observations`` (current observation by passage id, see :func:`current_observations`) and
+    ``thresholds`` are given by callers that judge many lineages and loaded them once.
+    """
+    if observations is None:
+        observations = current_observations([p.pk for p in chain])
     markers: dict[int, rules.SenescenceMarkers] = {}
     for passage in chain:
-        observation = current_observation(passage)
+        observation = observations.get(passage.pk)
         if observation is not None:
             markers[passage.number] = rules.SenescenceMarkers(
                 observation.sa_beta_gal_percent,
@@ -312,15 +360,18 @@ def senescence_of(chain: list[Passage], curve: growth.GrowthCurve | None = None)
                 observation.p16_fold,
                 observation.p21_fold,
             )
-    return rules.evaluate_senescence(senescence_rules(), curve or growth_of(chain), markers)
+    return rules.evaluate_senescence(thresholds or senescence_rules(), curve or growth_of(chain), markers)
 
 
-def current_observation(passage: Passage) -> SenescenceObservation | None:
-    return (
-        SenescenceObservation.objects.filter(passage=passage, superseded_by__isnull=True)
-        .order_by("-observed_on", "-pk")
-        .first()
-    )
+def current_observations(passage_ids: Iterable[int]) -> dict[int, SenescenceObservation]:
+    """The current (not superseded) senescence observation of each passage, latest observed first wins;
+    passages without one are left out. One query."""
+    current: dict[int, SenescenceObservation] = {}
+    for observation in SenescenceObservation.objects.filter(
+        passage_id__in=set(passage_ids), superseded_by__isnull=True
+    ).order_by("-observed_on", "-pk"):
+        current.setdefault(observation.passage_id, observation)
+    return current
 
 
 @transaction.atomic

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,9 +46,24 @@ from secretome.services.genealogy._common import (
     username,
     utc,
 )
-from secretome.services.genealogy._culture import growth_of, lineage, passage_dict, senescence_of
+from secretome.services.genealogy._culture import (
+    current_observations,
+    growth_of,
+    lineage,
+    lineages,
+    passage_dict,
+    senescence_of,
+)
 from secretome.services.genealogy._donors import donor_dict, refuse_ineligible
-from secretome.services.genealogy._recipes import create_deviation, deviation_dict, passage_limit, recipe_dict
+from secretome.services.genealogy._recipes import (
+    create_deviation,
+    deviation_dict,
+    limit_in_force,
+    passage_limit,
+    passage_policies,
+    recipe_dict,
+    senescence_rules,
+)
 from secretome.services.users import Actor
 
 RUN_FIELDS = [
@@ -92,14 +109,18 @@ STEP_FIELDS = [
 
 
 def passage_verdict(
-    passage: Passage, product: str, curve: growth.GrowthCurve | None = None
+    passage: Passage,
+    product: str,
+    curve: growth.GrowthCurve | None = None,
+    limit: rules.PassageLimit | None = None,
 ) -> rules.PassageVerdict:
     """Are the cells of ``passage`` within the passage restriction of their tissue source and product?
 
-    ``curve`` is the lineage's growth when the caller has it already (it saves walking the lineage again).
+    ``curve`` is the lineage's growth and ``limit`` the restriction in force when the caller has them
+    already (it saves walking the lineage and reading the policies again).
     """
     curve = curve or growth_of(lineage(passage))
-    limit = passage_limit(passage.donor.tissue_source, product)
+    limit = limit or passage_limit(passage.donor.tissue_source, product)
     return rules.check_passage(limit, passage.number, curve.cpd, curve.cpd_complete)
 
 
@@ -396,15 +417,14 @@ def passage_compliance(lot: Lot | str, curve: growth.GrowthCurve | None = None) 
     """
     record = lot_by_number(lot) if isinstance(lot, str) else lot
     run = record.conditioning_run
-    verdict = passage_verdict(run.passage, run.product, curve)
-    approved = tuple(
-        d.number
-        for d in Deviation.objects.filter(conditioning_run=run, kind=DeviationKind.OVER_PASSAGE).order_by(
-            "number"
-        )
-        if d.approved
-    )
-    return PassageCompliance(record.number, not verdict.within_limit, verdict, approved)
+    covering = Deviation.objects.filter(conditioning_run=run, kind=DeviationKind.OVER_PASSAGE)
+    return _compliance(record, passage_verdict(run.passage, run.product, curve), covering)
+
+
+def _compliance(lot: Lot, verdict: rules.PassageVerdict, covering: Iterable[Deviation]) -> PassageCompliance:
+    """Compliance from the verdict and the run's over-passage deviations (approved ones count, by number)."""
+    approved = tuple(sorted(d.number for d in covering if d.approved))
+    return PassageCompliance(lot.number, not verdict.within_limit, verdict, approved)
 
 
 def trace(lot: Lot | str) -> dict[str, Any]:
@@ -464,8 +484,6 @@ def trace(lot: Lot | str) -> dict[str, Any]:
 
 
 def _rules_dict() -> dict[str, Any]:
-    from secretome.services.genealogy._recipes import senescence_rules
-
     return senescence_rules().to_dict()
 
 
@@ -476,37 +494,65 @@ def lots(*, din: str | None = None, bank: str | None = None) -> list[Lot]:
         query = query.filter(donor=donor_by_din(din))
     if bank:
         source = bank_by_code(bank)
+        made_from_donor = list(query.filter(donor=source.donor))
+        chains = lineages([lot.conditioning_run.passage for lot in made_from_donor])
         # Only lots whose lineage passed through a vial of this bank, not lots from sibling cultures.
         return [
             lot
-            for lot in query.filter(donor=source.donor)
-            if any(
-                p.source_vial is not None and p.source_vial.bank_id == source.pk
-                for p in lineage(lot.conditioning_run.passage)
-            )
+            for lot, chain in zip(made_from_donor, chains, strict=True)
+            if any(p.source_vial is not None and p.source_vial.bank_id == source.pk for p in chain)
         ]
     return list(query)
 
 
 def lot_summary(lot: Lot) -> dict[str, Any]:
     """One row of a lot list: number, source, donor, passage, flags."""
-    chain = lineage(lot.conditioning_run.passage)
-    curve = growth_of(chain)
-    report = senescence_of(chain, curve)
-    compliance = passage_compliance(lot, curve)
-    flags = sorted({f.rule for f in report.flags})
-    if compliance.over_limit:
-        flags.append("over-passage (deviation " + ", ".join(compliance.approved_deviations) + ")")
-    return {
-        "number": lot.number,
-        "tissue_source": lot.tissue_source,
-        "din": lot.donor.din,
-        "passage": chain[-1].number,
-        "product": lot.product,
-        "collected_at": iso(lot.collected_at),
-        "harvest_volume_ml": lot.harvest_volume_ml,
-        "flags": flags,
-    }
+    return lot_summaries([lot])[0]
+
+
+def lot_summaries(lots: Sequence[Lot]) -> list[dict[str, Any]]:
+    """:func:`lot_summary` of each lot, in the same number of queries however many lots there are.
+
+    The facts the rows rest on are read once for all of them (the lineages, the current senescence
+    observations, the senescence rules, the passage policies and the runs' over-passage deviations); the
+    growth, senescence flags and passage verdict are then derived per lot by the same rules as the trace.
+    Give lots loaded with their donor and run's passage (as :func:`lots` does).
+    """
+    if not lots:
+        return []
+    runs = [lot.conditioning_run for lot in lots]
+    chains = lineages([run.passage for run in runs])
+    observations = current_observations(p.pk for chain in chains for p in chain)
+    thresholds = senescence_rules()
+    policies = passage_policies()
+    covering: dict[int | None, list[Deviation]] = defaultdict(list)
+    for deviation in Deviation.objects.filter(
+        conditioning_run_id__in=[run.pk for run in runs], kind=DeviationKind.OVER_PASSAGE
+    ):
+        covering[deviation.conditioning_run_id].append(deviation)
+    rows = []
+    for lot, run, chain in zip(lots, runs, chains, strict=True):
+        curve = growth_of(chain)
+        report = senescence_of(chain, curve, observations=observations, thresholds=thresholds)
+        cells = chain[-1]
+        limit = limit_in_force(policies, cells.donor.tissue_source, run.product)
+        compliance = _compliance(lot, passage_verdict(cells, run.product, curve, limit), covering[run.pk])
+        flags = sorted({f.rule for f in report.flags})
+        if compliance.over_limit:
+            flags.append("over-passage (deviation " + ", ".join(compliance.approved_deviations) + ")")
+        rows.append(
+            {
+                "number": lot.number,
+                "tissue_source": lot.tissue_source,
+                "din": lot.donor.din,
+                "passage": cells.number,
+                "product": lot.product,
+                "collected_at": iso(lot.collected_at),
+                "harvest_volume_ml": lot.harvest_volume_ml,
+                "flags": flags,
+            }
+        )
+    return rows
 
 
 def runs() -> list[ConditioningRun]:

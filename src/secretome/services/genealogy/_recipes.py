@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
@@ -178,15 +179,34 @@ def set_passage_policy(
     return policy
 
 
+def _policy_products(product: str) -> list[str]:
+    """Policy product names to look for, most specific first: the product's own, then every product ("")."""
+    return ([product.strip()] if product.strip() else []) + [""]
+
+
 def passage_limit(tissue_source: str, product: str = "") -> rules.PassageLimit:
     """The limit in force: the product's own policy, else the tissue source's, else the built-in default."""
-    for name in ([product.strip()] if product.strip() else []) + [""]:
-        policy = (
-            PassagePolicy.objects.filter(tissue_source=tissue_source, product=name)
-            .order_by("-created_at", "-pk")
-            .first()
-        )
-        if policy is not None:
+    candidates = PassagePolicy.objects.filter(
+        tissue_source=tissue_source, product__in=_policy_products(product)
+    )
+    return limit_in_force(candidates, tissue_source, product)
+
+
+def passage_policies() -> list[PassagePolicy]:
+    """Every passage policy ever set (a short table), for callers judging many lots at once."""
+    return list(PassagePolicy.objects.all())
+
+
+def limit_in_force(
+    policies: Iterable[PassagePolicy], tissue_source: str, product: str = ""
+) -> rules.PassageLimit:
+    """The limit :func:`passage_limit` answers, chosen from ``policies`` already loaded: for each candidate
+    product the latest policy of the tissue source wins."""
+    loaded = [p for p in policies if p.tissue_source == tissue_source]
+    for name in _policy_products(product):
+        matching = [p for p in loaded if p.product == name]
+        if matching:
+            policy = max(matching, key=lambda p: (p.created_at, p.pk))
             return rules.PassageLimit(policy.max_passage, policy.max_cpd, source=f"policy #{policy.pk}")
     return rules.default_limit(tissue_source)
 
