@@ -97,6 +97,37 @@ def test_plot_draws_cpd_against_days() -> None:
     assert ys[-1] == pytest.approx(4.0 + math.log2(8.4) + 2.0)
 
 
+@pytest.mark.parametrize(("p0_seeded", "figsize"), [(None, (7.5, 3.4)), (1.25e5, (7.5, 3.4)), (None, None)])
+def test_plot_labels_fit_in_the_figure_and_say_when_cpd_is_a_lower_bound(
+    p0_seeded: float | None, figsize: tuple[float, float] | None
+) -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    curve = growth_curve(_lineage(p0_seeded))
+    if figsize is None:  # the figure plot() makes itself
+        ax = curve.plot()
+        figure = ax.figure
+    else:  # the figure of the lot page
+        figure, ax = plt.subplots(figsize=figsize)
+        curve.plot(ax)
+    figure.tight_layout()
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    page = figure.bbox
+    caption = ax.get_title(loc="left")
+    # The axis labels (CPD on the left, PDT on the right), the caption line and the passage labels.
+    texts = [label for axes in figure.axes for label in (axes.xaxis.label, axes.yaxis.label)]
+    texts += [t for t in ax.findobj(Text) if caption and t.get_text() == caption] + list(ax.texts)
+    for text in [t for t in texts if t.get_text()]:
+        box = text.get_window_extent(renderer)
+        assert page.x0 <= box.x0 and box.x1 <= page.x1, text.get_text()
+        assert page.y0 <= box.y0 and box.y1 <= page.y1, text.get_text()
+    assert ("lower bound" in caption) is (p0_seeded is None)
+    assert ax.yaxis.label.get_text().endswith("*") is (p0_seeded is None)
+    plt.close(figure)
+
+
 def test_dose_bases_scale_with_concentration_factor() -> None:
     # 5e7 cells conditioning 100 mL for 48 h, concentrated 100 mL -> 10 mL: 5e5 cell-eq/mL x 10.
     bases = dose_bases(5e7, 48, 100, [(100, 10)])

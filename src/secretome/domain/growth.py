@@ -150,8 +150,14 @@ class GrowthCurve:
                 fontsize=8,
             )
         ax.set_xlabel("days in culture")
-        label = "cumulative population doublings"
-        ax.set_ylabel(label if self.cpd_complete else label + " (P0 not determined)")
+        # A short axis label fits the axis at any figure height; what an incomplete CPD means goes in a
+        # caption line above the plot (the same asterisk as the passage tables).
+        ax.set_ylabel("cumulative PD" if self.cpd_complete else "cumulative PD*")
+        if not self.cpd_complete:
+            ax.set_title(
+                "* P0 not determined: cumulative PD is a lower bound", loc="left", fontsize=8, color="#555555"
+            )
+        ax.margins(y=0.12)  # head room for the passage labels above the last points
         timed = [p for p in ended if p.doubling_time_hours is not None]
         if timed:
             right = ax.twinx()
