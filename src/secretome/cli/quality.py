@@ -163,7 +163,10 @@ def add(
     method: str | None = typer.Option(
         None, "--method", help="Method, when it differs from the specification's."
     ),
-    raw_file: str = typer.Option("", "--raw-file", help="Raw file or import the value comes from."),
+    raw_file: str = typer.Option("", "--raw-file", help="Raw file reference (text) when it is no import."),
+    instrument_import: str | None = typer.Option(
+        None, "--import", help="Instrument import the value comes from: import id or raw file SHA-256."
+    ),
     retest_of: int | None = typer.Option(
         None, "--retest-of", help="Result id this retest repeats (invalidated)."
     ),
@@ -179,7 +182,15 @@ def add(
     user = acting_user(acting, password_stdin=password_stdin)
     with refusals():
         result = release.add_result(
-            user, reason, lot, attribute, value, method=method, raw_file=raw_file, retest_of=retest_of
+            user,
+            reason,
+            lot,
+            attribute,
+            value,
+            method=method,
+            raw_file=raw_file,
+            instrument_import=instrument_import,
+            retest_of=retest_of,
         )
         row = next(
             r for r in release.lot_status(release.get_lot(lot))["attributes"] if r["attribute"] == attribute
@@ -190,6 +201,7 @@ def add(
         "attribute": attribute,
         "verdict": row["verdict"],
         "reason": row["reason"],
+        "instrument_import": result.raw_data(),
     }
     emit(
         payload,

@@ -147,4 +147,12 @@ def import_files(ctx: DemoContext) -> None:
         "files": [r.filename for r in records],
         "measurements": sum(r.measurements.count() for r in records),
         "reimports_created": sum(repeats),
+        # The release step links QC results to these imports (raw files named by their SHA-256).
+        "raw_files": dict(
+            zip(
+                ("cell_count", "elisa_plate", "identity_panel"),
+                (r.raw_file.sha256 for r in records),
+                strict=True,
+            )
+        ),
     }

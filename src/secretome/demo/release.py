@@ -208,6 +208,50 @@ def _elisa(rng: np.random.Generator, true_pg_ml: float) -> tuple[float, dict[str
     return measured, {"fit": fit.to_dict(), "plots": [plot]}
 
 
+def _elisa_from_plate(record: Any) -> tuple[float, dict[str, Any]]:
+    """VEGF-A of the test conditioned medium read off the imported ELISA plate: a 4PL fitted to the plate's
+    standards, the 1:2 test wells (layout level 0.5 of neat medium) back-calculated and multiplied by 2."""
+    from secretome.analysis import CurveFitter
+    from secretome.services import imports
+
+    tables = imports.tables_for_import(record, "absorbance")
+    standards = tables.standards
+    fit = CurveFitter("4pl", "1/y^2").fit(standards.concentration, standards.response)
+    potency = tables.potency
+    wells = [
+        i
+        for i, (name, level) in enumerate(zip(potency.preparation, potency.dose, strict=True))
+        if name == "TEST" and level == 0.5
+    ]
+    responses = potency.response[wells]
+    sample = fit.back_calculate(responses, sample="TEST", dilution=2.0)
+    if sample.concentration is None:
+        raise SystemExit(f"demo: the test wells of {record.filename} cannot be read off its standard curve")
+    grid = np.geomspace(standards.concentration.min(), standards.concentration.max(), 80)
+    plot = {
+        "title": f"VEGF-A ELISA standard curve (4PL, EC50 {fit.parameters['inflection']:.0f} pg/mL)",
+        "x_label": "VEGF-A (pg/mL)",
+        "y_label": "OD 450 nm",
+        "log_x": True,
+        "series": [
+            {
+                "label": "standards",
+                "x": standards.concentration.tolist(),
+                "y": standards.response.tolist(),
+                "style": "points",
+            },
+            {"label": "4PL fit", "x": grid.tolist(), "y": fit.predict(grid).tolist(), "style": "line"},
+            {
+                "label": "sample (1:2)",
+                "x": [sample.concentration / 2] * len(wells),
+                "y": responses.tolist(),
+                "style": "points",
+            },
+        ],
+    }
+    return sample.concentration, {"fit": fit.to_dict(), "sample": sample.to_dict(), "plots": [plot]}
+
+
 def _potency(rng: np.random.Generator, true_rp: float) -> tuple[Reading, dict[str, Any]]:
     """Relative potency of the lot against the reference lot, 4PL parallel-curve, Fieller 95 % limits."""
     from secretome.analysis.logistic import four_pl
@@ -277,11 +321,34 @@ def _specifications(ctx: DemoContext, lots: list[Any]) -> None:
     ctx.say(f"Specifications approved by QA (signed): {', '.join(sorted({lot.product for lot in lots}))}")
 
 
+def _imported(ctx: DemoContext, lot: Any) -> dict[str, Any]:
+    """The import step's records that hold this lot's QC data: its identity panel (an FCS file imported for
+    the lot) and the ELISA plate read alongside it. Empty for other lots, or when the step did not run."""
+    from secretome.db.imports.models import InstrumentImport
+
+    hashes = ctx.summary.get("imports", {}).get("raw_files", {})
+    records = {
+        role: InstrumentImport.objects.select_related("raw_file", "lot").get(raw_file__sha256=sha256)
+        for role, sha256 in hashes.items()
+        if role in ("elisa_plate", "identity_panel")
+    }
+    panel = records.get("identity_panel")
+    return records if panel is not None and panel.lot_id == lot.pk else {}
+
+
+def _panel_markers(record: Any) -> set[str]:
+    """Attribute codes of the markers an FCS panel measured (channel "CD73-PE" -> "cd73")."""
+    return {channel.rsplit("-", 1)[0].lower() for channel in record.metadata.get("channels", [])}
+
+
 def _results(ctx: DemoContext, lot: Any, rng: np.random.Generator, potency_rp: float) -> dict[str, Any]:
     from secretome.services import release
     from secretome.services.genealogy import trace
 
     ana = ctx.users["ana"]
+    imported = _imported(ctx, lot)
+    panel = imported.get("identity_panel")
+    measured = _panel_markers(panel) if panel is not None else set()
     chain = trace(lot)
     passage = lot.conditioning_run.passage.number
     tested = lot.collected_at + dt.timedelta(days=2)
@@ -305,7 +372,16 @@ def _results(ctx: DemoContext, lot: Any, rng: np.random.Generator, potency_rp: f
         ("ev-size", f"{rng.uniform(95, 140):.0f}"),
     ]
     for code, text in manual:
-        release.add_result(ana, "demo: QC result", lot.number, code, text, tested_at=tested)
+        # Identity percentages are gated from the imported panel: the result names its FCS file.
+        release.add_result(
+            ana,
+            "demo: QC result",
+            lot.number,
+            code,
+            text,
+            tested_at=tested,
+            instrument_import=panel if code in measured else None,
+        )
     release.add_result(
         ana,
         "demo: from the genealogy record",
@@ -327,7 +403,11 @@ def _results(ctx: DemoContext, lot: Any, rng: np.random.Generator, potency_rp: f
         comment=", ".join(flags),
         tested_at=tested,
     )
-    vegf, elisa = _elisa(rng, float(rng.uniform(900, 2600)))
+    plate = imported.get("elisa_plate")
+    if plate is not None:
+        vegf, elisa = _elisa_from_plate(plate)
+    else:
+        vegf, elisa = _elisa(rng, float(rng.uniform(900, 2600)))
     release.add_result(
         ana,
         "demo: ELISA plate fitted",
@@ -335,7 +415,8 @@ def _results(ctx: DemoContext, lot: Any, rng: np.random.Generator, potency_rp: f
         "vegf",
         Reading(D(f"{vegf:.4g}")),
         source="analysis",
-        raw_file=f"elisa-{lot.number}.csv",
+        raw_file="" if plate is not None else f"elisa-{lot.number}.csv",
+        instrument_import=plate,
         analysis=elisa,
         tested_at=tested,
     )

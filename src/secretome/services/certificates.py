@@ -127,6 +127,8 @@ def certificate_content(lot: Lot, number: str, issued_at: Any, issuer: User) -> 
                 "release_test": row["release_test"],
                 "tested_at": None if row["result"] is None else row["result"]["tested_at"],
                 "analyst": None if row["result"] is None else row["result"]["analyst"],
+                # The instrument import (raw file name and SHA-256) the result comes from, when linked.
+                "raw_data": None if row["result"] is None else row["result"].get("instrument_import"),
             }
             for row in status["attributes"]
         ],

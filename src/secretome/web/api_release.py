@@ -43,6 +43,7 @@ class ResultIn(Schema):
     reason: str
     method: str | None = None
     raw_file: str = ""
+    instrument_import: str | None = None
     retest_of: int | None = None
 
 
@@ -82,6 +83,7 @@ def add_result(request: HttpRequest, number: str, payload: ResultIn) -> Any:
             payload.value,
             method=payload.method,
             raw_file=payload.raw_file,
+            instrument_import=payload.instrument_import,
             retest_of=payload.retest_of,
         )
         rows = release.lot_status(result.lot)["attributes"]

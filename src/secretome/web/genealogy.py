@@ -30,6 +30,7 @@ from secretome.db.genealogy.models import (
 from secretome.domain.growth import GrowthCurve
 from secretome.domain.roles import Role
 from secretome.services import genealogy as g
+from secretome.services import release
 from secretome.services.errors import NotFound, ServiceError
 from secretome.web.access import role_required
 
@@ -135,7 +136,13 @@ def lot_detail(request: HttpRequest, number: str) -> HttpResponse:
         raise Http404(str(exc)) from None
     trace = g.trace(lot)
     curve = g.growth_of(g.lineage(lot.conditioning_run.passage))
-    context = {"trace": trace, "timeline": timeline(trace), "growth_svg": growth_svg(curve)}
+    context = {
+        "trace": trace,
+        "timeline": timeline(trace),
+        "growth_svg": growth_svg(curve),
+        # Signatures are shown wherever the lot is shown (21 CFR 11.50).
+        "signatures": release.lot_signatures(lot),
+    }
     return render(request, "secretome/genealogy/lot.html", context)
 
 

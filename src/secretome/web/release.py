@@ -83,6 +83,7 @@ class ResultForm(forms.Form):
     value = forms.CharField(max_length=120, help_text="7.32, < 0.50, > 200, or a finding such as no growth")
     method = forms.CharField(max_length=200, required=False)
     raw_file = forms.CharField(max_length=300, required=False)
+    instrument_import = forms.CharField(max_length=64, required=False)
     retest_of = forms.IntegerField(required=False)
     reason = forms.CharField(max_length=500)
 
@@ -261,6 +262,7 @@ def lot_result(request: HttpRequest, number: str) -> HttpResponse:
             data["value"],
             method=data["method"] or None,
             raw_file=data["raw_file"],
+            instrument_import=data["instrument_import"] or None,
             retest_of=data["retest_of"],
         )
     except (ServiceError, ValueError) as exc:

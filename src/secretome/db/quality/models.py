@@ -153,7 +153,17 @@ class Result(models.Model):
     interval_upper = models.CharField(max_length=40, blank=True)
     source = models.CharField(max_length=10, choices=ResultSource.choices)
     method = models.CharField(max_length=200)
-    raw_file = models.CharField(max_length=300, blank=True, help_text="stored raw file name or import id")
+    # Free text for manual references and records made before imports were linked; a link to the import
+    # goes in ``instrument_import``, which names the raw file by its SHA-256.
+    raw_file = models.CharField(max_length=300, blank=True, help_text="raw file name or reference (text)")
+    instrument_import = models.ForeignKey(
+        "imports.InstrumentImport",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="quality_results",
+        help_text="the instrument import (raw file) the value comes from",
+    )
     analysis_json = models.TextField(blank=True, help_text="canonical JSON of the analysis behind the value")
     comment = models.TextField(blank=True)
     analyst = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -180,8 +190,15 @@ class Result(models.Model):
             interval=interval,  # type: ignore[arg-type]
         )
 
+    def raw_data(self) -> dict[str, Any] | None:
+        """The linked instrument import and its raw file (None when the result names none)."""
+        if self.instrument_import is None:
+            return None
+        raw = self.instrument_import.raw_file
+        return {"import": self.instrument_import_id, "file_name": raw.original_name, "sha256": raw.sha256}
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        content = {
             "id": self.pk,
             "attribute": self.attribute.code,
             "reading": self.reading().to_dict(),
@@ -192,6 +209,12 @@ class Result(models.Model):
             "tested_at": self.tested_at,
             "retest_of": self.retest_of_id,
         }
+        # Only when linked: results without a link keep the canonical content (and the QC record hash,
+        # which signatures cover) they had before the link existed.
+        raw_data = self.raw_data()
+        if raw_data is not None:
+            content["instrument_import"] = raw_data
+        return content
 
 
 class InvestigationStatus(models.TextChoices):

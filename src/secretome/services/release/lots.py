@@ -19,6 +19,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from secretome.db.genealogy.models import Lot
+from secretome.db.imports.models import InstrumentImport
 from secretome.db.quality.models import (
     Investigation,
     InvestigationOutcome,
@@ -143,7 +144,7 @@ def current_results(lot: Lot) -> dict[str, Result]:
     """Attribute code -> the lot's current valid result (the latest one not invalidated)."""
     current: dict[str, Result] = {}
     query = (
-        Result.objects.select_related("attribute", "analyst")
+        Result.objects.select_related("attribute", "analyst", "instrument_import__raw_file")
         .filter(lot=lot, invalidation__isnull=True)
         .order_by("recorded_at", "pk")
     )
@@ -220,7 +221,7 @@ def qc_record(lot: Lot) -> dict[str, Any]:
     """The lot's QC record: what a review or disposition signature covers (state and signatures excluded)."""
     disposition = disposition_of(lot)
     results = (
-        Result.objects.select_related("attribute", "analyst")
+        Result.objects.select_related("attribute", "analyst", "instrument_import__raw_file")
         .filter(lot=lot)
         .order_by("attribute__position", "recorded_at", "pk")
     )
@@ -280,12 +281,25 @@ def lot_status(lot: Lot) -> dict[str, Any]:
             investigation_dict(i) for i in Investigation.objects.filter(lot=lot).order_by("number")
         ],
         "passage": content["passage"],
-        "signatures": [
-            signature_dict(s, signature_state(s, version, content))
-            for s in signatures_on(RECORD_TYPE, lot.number)
-        ],
+        "signatures": lot_signatures(lot, version, content),
         "next_steps": next_steps,
     }
+
+
+def lot_signatures(
+    lot: Lot, version: int | None = None, content: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The signatures on the lot's QC record, each with its manifestation and state (valid, voided, broken).
+
+    Every page that shows the lot shows these (21 CFR 11.50). ``version`` and ``content`` save recomputing
+    the QC record when the caller has it.
+    """
+    version = record_version(lot) if version is None else version
+    content = qc_record(lot) if content is None else content
+    return [
+        signature_dict(s, signature_state(s, version, content))
+        for s in signatures_on(RECORD_TYPE, lot.number)
+    ]
 
 
 def investigation_dict(investigation: Investigation) -> dict[str, Any]:
@@ -355,6 +369,35 @@ def start_testing(
     return disposition
 
 
+def instrument_import_for(reference: InstrumentImport | int | str, lot: Lot) -> InstrumentImport:
+    """The instrument import a result of ``lot`` comes from, named by its id or its raw file's SHA-256.
+
+    Refused (naming the field) when no such import exists, or when the import belongs to another lot.
+    """
+    found: InstrumentImport | None
+    if isinstance(reference, InstrumentImport):
+        found = reference
+    else:
+        text = str(reference).strip().lower()
+        query = InstrumentImport.objects.select_related("raw_file", "lot")
+        if text.isascii() and text.isdigit():
+            found = query.filter(pk=int(text)).first()
+        elif len(text) == 64 and all(c in "0123456789abcdef" for c in text):
+            found = query.filter(raw_file__sha256=text).first()
+        else:
+            raise ServiceError(
+                f"instrument_import: {reference!r} is neither an import id nor a raw file's SHA-256 (64 hex digits)"
+            )
+    if found is None:
+        raise NotFound(f"instrument_import: no instrument import {reference!r} (id or raw file SHA-256)")
+    if found.lot is not None and found.lot.pk != lot.pk:
+        raise ServiceError(
+            f"instrument_import: import #{found.pk} ({found.filename}) belongs to lot {found.lot.number}, "
+            f"not {lot.number}"
+        )
+    return found
+
+
 def _next_investigation_number(year: int) -> str:
     prefix = f"INV-{year}-"
     count = Investigation.objects.filter(number__startswith=prefix).count()
@@ -372,6 +415,7 @@ def add_result(
     source: str = ResultSource.MANUAL,
     method: str | None = None,
     raw_file: str = "",
+    instrument_import: InstrumentImport | int | str | None = None,
     analysis: dict[str, Any] | None = None,
     tested_at: dt.datetime | None = None,
     retest_of: int | None = None,
@@ -380,7 +424,9 @@ def add_result(
     """Record a result; an out-of-specification result of a release test opens a phase I investigation.
 
     An attribute with a current valid result takes a new one only as a retest of an invalidated result:
-    nothing is overwritten.
+    nothing is overwritten. ``instrument_import`` links the result to the import (and so the raw file) its
+    value comes from: the import record, its id, or its raw file's SHA-256; ``raw_file`` is free text for
+    references that are not imports.
     """
     require_role(actor, *RESULT_ROLES)
     require_reason(reason)
@@ -405,6 +451,9 @@ def add_result(
         ResultSource(source)
     except ValueError:
         raise ServiceError(f"source: {source!r} is not one of analysis, import, manual") from None
+    linked = None
+    if instrument_import is not None and instrument_import != "":
+        linked = instrument_import_for(instrument_import, lot)
     original = None
     if retest_of is not None:
         original = Result.objects.filter(pk=retest_of, lot=lot, attribute=attribute).first()
@@ -431,6 +480,7 @@ def add_result(
         source=source,
         method=(method or attribute.method).strip(),
         raw_file=raw_file,
+        instrument_import=linked,
         analysis_json="" if analysis is None else canonical_json(analysis),
         comment=comment,
         analyst=actor,
