@@ -117,7 +117,7 @@ def test_the_certificate_names_the_raw_file_with_its_sha256(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_result_add_takes_the_import_by_sha256_on_the_command_line(
+def test_result_add_takes_the_import_by_sha256_and_lot_status_shows_it(
     run_cli: Callable[..., Any], qa_user: Any, analyst: Any
 ) -> None:
     approved_specification(qa_user)
@@ -148,3 +148,6 @@ def test_result_add_takes_the_import_by_sha256_on_the_command_line(
     added = add(record.raw_file.sha256)
     assert added.exit_code == 0, added.output
     assert json.loads(added.stdout)["instrument_import"]["import"] == record.pk
+    shown = run_cli("lot", "status", lot.number)
+    assert shown.exit_code == 0
+    assert f"raw data of vegf: vegf_plate.csv (import #{record.pk}" in " ".join(shown.stdout.split())

@@ -47,6 +47,14 @@ def render_status(payload: dict[str, Any]) -> None:
         table.add_row(row["name"], row["criterion"], row["reported"] or "—", row["verdict"], row["reason"])
     if payload["attributes"]:
         console.print(table)
+    for row in payload["attributes"]:
+        raw = (row["result"] or {}).get("instrument_import")
+        if raw:
+            console.print(
+                f"raw data of {row['attribute']}: {raw['file_name']} "
+                f"(import #{raw['import']}, SHA-256 {raw['sha256'][:16]}…)",
+                highlight=False,
+            )
     for investigation in payload["investigations"]:
         console.print(
             f"investigation {investigation['number']} ({investigation['attribute']}): {investigation['status']}"
