@@ -19,8 +19,9 @@ it looks doubtful:
 * no preparation's own curve fits worse than its constrained curve (which is a candidate for it), and no
   curve worse than a straight line in ln dose (the limit of a 4PL whose hill goes to 0: a fit worse than the
   line is in a poorer minimum than one near the bounds);
-* the two fits do not differ significantly (extra-sum-of-squares F-test at the method's alpha) — a
-  significant difference is either real or a constrained fit caught in a poorer minimum;
+* the two fits do not differ significantly (extra-sum-of-squares F-test at the method's alpha), or, when
+  they do (a real difference, or a constrained fit caught in a poorer minimum), the constrained fit started
+  afresh from the unconstrained curves finds no lower minimum;
 * the unconstrained fits are not significantly worse than the dose-group means (lack of fit, p >= 0.01),
   which tells a fit stuck in a poor minimum from a good one; without replicates there is no such yardstick
   and the thorough path always runs;
@@ -75,13 +76,14 @@ class Curve:
     unscaled: FloatArray
     rss: float
     converged: bool
+    ec50: float
 
     @cached_property
     def parameters(self) -> dict[str, float]:
         """Parameters by name, with ``asymmetry`` (1 for the 4PL) and ``ec50``."""
-        result = {name: float(v) for name, v in zip(self.parameter_names, self.values, strict=True)}
+        result = dict(zip(self.parameter_names, self.values.tolist(), strict=True))
         result.setdefault("asymmetry", 1.0)
-        result["ec50"] = float(logistic.ec50_5pl(result["inflection"], result["hill"], result["asymmetry"]))
+        result["ec50"] = self.ec50
         return result
 
 
@@ -127,6 +129,11 @@ class CurveProblem:
         return point_columns
 
     @cached_property
+    def _parameter_columns(self) -> IntArray:
+        columns: IntArray = np.ascontiguousarray(self._point_columns.T)
+        return columns
+
+    @cached_property
     def _rows(self) -> IntArray:
         return np.arange(self.dose.size)[:, None]
 
@@ -139,10 +146,11 @@ class CurveProblem:
     def combined(self, theta: FloatArray, rows: lm.IntArray | None = None) -> tuple[FloatArray, FloatArray]:
         """Residuals and Jacobian from one model call, at one point ``(P,)`` -> ``(N,), (N, P)`` or at a
         batch ``(B, P)`` -> ``(B, N), (B, N, P)`` (the engine solver's form; ``rows`` is not needed)."""
-        internal = theta[..., self._point_columns]  # (..., N, size)
-        bottom, top, hill = internal[..., 0], internal[..., 1], internal[..., 3]
-        inflection = np.exp(internal[..., 2])
-        asymmetry = np.exp(internal[..., 4]) if self.size == 5 else 1.0
+        # Parameter-major, (..., size, N): every parameter's values contiguous, which the model call prefers.
+        internal = theta[..., self._parameter_columns]
+        bottom, top, hill = internal[..., 0, :], internal[..., 1, :], internal[..., 3, :]
+        inflection = np.exp(internal[..., 2, :])
+        asymmetry = np.exp(internal[..., 4, :]) if self.size == 5 else 1.0
         partial = logistic.five_pl_jacobian(self.dose, bottom, top, inflection, hill, asymmetry)
         residuals = bottom + (top - bottom) * partial[..., 1] - self.response
         derivative = partial[..., : self.size]
@@ -283,6 +291,7 @@ def separate_result(
         unscaled = np.asarray(np.linalg.pinv(information), dtype=np.float64)
     rss = np.bincount(problem.curve, weights=residuals * residuals, minlength=count)
     names = get_model("5pl" if size == 5 else "4pl").parameter_names
+    ec50 = logistic.ec50_5pl(values[:, 2], values[:, 3], values[:, 4] if size == 5 else 1.0).tolist()
     return [
         Curve(
             names,
@@ -290,19 +299,26 @@ def separate_result(
             unscaled[i * size : (i + 1) * size, i * size : (i + 1) * size].copy(),
             float(rss[i]),
             converged,
+            ec50[i],
         )
         for i in range(count)
     ]
 
 
-def _engine_fit(problem: CurveProblem, starts: FloatArray) -> lm.Solution:
-    """The engine's batched, bounded Levenberg-Marquardt over ``starts`` (the robust, slower path)."""
+def _engine_fit(
+    problem: CurveProblem,
+    starts: FloatArray,
+    lower: FloatArray | None = None,
+    upper: FloatArray | None = None,
+) -> lm.Solution:
+    """The engine's batched, bounded Levenberg-Marquardt over the rows of ``starts`` (the robust, slower
+    path); ``lower`` and ``upper`` may give every row its own box (the problem's by default)."""
     return lm.levenberg_marquardt(
         lambda theta, rows: problem.combined(theta, rows)[0],
         lambda theta, rows: problem.combined(theta, rows)[1],
         starts,
-        problem.lower,
-        problem.upper,
+        problem.lower if lower is None else lower,
+        problem.upper if upper is None else upper,
         combined=problem.combined,
     )
 
@@ -344,7 +360,7 @@ def reference_shapes(data: AssayData, size: int) -> list[FloatArray]:
         if size == 4 and shape[0] > shape[1]:
             # The same 4PL curve with the asymptotes swapped and the hill negated: one fit serves both.
             shape = np.array([shape[1], shape[0], -shape[2], 1.0])
-        if not any(np.array_equal(shape, seen) for seen in shapes):
+        if not any(np.allclose(shape, seen, rtol=1e-6, atol=0.0) for seen in shapes):
             shapes.append(shape)
         if len(shapes) == 3:
             break
@@ -396,6 +412,7 @@ def fit_assay(data: AssayData, size: int, alpha: float) -> tuple[JointFit, list[
     fast = least_squares(both.combined, theta0, both.lower, both.upper)
     fast_joint: JointFit | None = None
     fast_separate: list[Curve] | None = None
+    best_joint: JointFit | None = None
     doubt_joint = doubt_separate = True
     if fast.trusted:
         p, n = joint.lower.size, joint.dose.size
@@ -403,20 +420,28 @@ def fit_assay(data: AssayData, size: int, alpha: float) -> tuple[JointFit, list[
         fast_separate = separate_result(
             separate, fast.theta[p:], fast.residuals[n:], fast.jacobian[n:, p:], True
         )
+        best_joint = fast_joint
         if size == 4:
-            doubt_joint, doubt_separate = _doubts(data, fast_joint, fast_separate, size, alpha)
+            doubt_joint, doubt_separate, significant = _doubts(data, fast_joint, fast_separate, size, alpha)
+            if significant and not doubt_joint:
+                # Real non-parallelism, or a constrained fit in a poorer minimum: refit it from the
+                # unconstrained curves; only a lower minimum from there makes the fast start suspect.
+                other = _joint_from_curves(data, fast_separate, size)
+                if other is None or other.rss < fast_joint.rss * (1.0 - SAME_MINIMUM):
+                    doubt_joint = True
+                    best_joint = fast_joint if other is None else other
             if not (doubt_joint or doubt_separate):
                 return fast_joint, fast_separate
     shapes = reference_shapes(data, size)
-    best_joint = fast_joint
-    if doubt_joint or best_joint is None:
+    if doubt_joint:
         # A trusted fast solution competes as it is; a doubtful one is one more start.
         head = fast.theta[: joint.lower.size]
         extra = [head] if fast_joint is None and np.all(np.isfinite(head)) else []
         thorough = fit_joint(data, members, size, shapes, extra)
-        # Only a lower minimum replaces the fast one, not the same one reached to the last bit.
+        # Only a lower minimum replaces the one in hand, not the same one reached to the last bit.
         if best_joint is None or thorough.rss < best_joint.rss * (1.0 - SAME_MINIMUM):
             best_joint = thorough
+    assert best_joint is not None  # the fast one, or doubt_joint was set and the thorough fit ran
     if fast_separate is not None and not doubt_separate and best_joint is fast_joint:
         return best_joint, fast_separate
     best_separate = fit_separate(data, best_joint, size, shapes if doubt_separate else ())
@@ -427,17 +452,32 @@ def fit_assay(data: AssayData, size: int, alpha: float) -> tuple[JointFit, list[
     return best_joint, best_separate
 
 
+def _joint_from_curves(data: AssayData, curves: Sequence[Curve], size: int) -> JointFit | None:
+    """The constrained fit started from unconstrained curves (the reference's shape, every preparation at
+    its own inflection), or ``None`` when MINPACK's solution is doubtful."""
+    reference = curves[0].values
+    shape = np.array([reference[0], reference[1], reference[3], reference[4] if size == 5 else 1.0])
+    problem = joint_problem(data, range(len(curves)), size, shape[2])
+    shared = [shape[0], shape[1], shape[2]] + ([math.log(shape[3])] if size == 5 else [])
+    log_inflection = np.log([curve.values[2] for curve in curves])
+    start = np.clip(np.concatenate([shared, log_inflection]), problem.lower, problem.upper)
+    fit = least_squares(problem.combined, start, problem.lower, problem.upper)
+    if not fit.trusted:
+        return None
+    return joint_result(problem, fit.theta, fit.residuals, fit.jacobian, True)
+
+
 def _rss(curves: Sequence[Curve]) -> float:
     return float(sum(curve.rss for curve in curves))
 
 
 def _doubts(
     data: AssayData, joint: JointFit, separate: Sequence[Curve], size: int, alpha: float
-) -> tuple[bool, bool]:
-    """Whether the constrained and whether the unconstrained fits of a converged fast solution still need
-    the thorough path (see the module docstring)."""
-    # Each preparation's constrained curve is a candidate for its own curve: an own fit worse than it sits
-    # in a poorer minimum.
+) -> tuple[bool, bool, bool]:
+    """Whether the constrained and whether the unconstrained fits of a converged fast solution need the
+    thorough path, and whether the two differ significantly (see the module docstring)."""
+    # Each preparation's constrained curve is a candidate for its own curve, and a straight line in ln dose
+    # is nearly one: an own fit worse than either sits in a poorer minimum.
     own_lines, parallel_lines = _straight_lines(data)
     doubt_separate = any(
         curve.rss > share * (1.0 + SAME_MINIMUM) or curve.rss > line
@@ -446,17 +486,15 @@ def _doubts(
     doubt_joint = joint.rss > parallel_lines
     rss_u = _rss(separate)
     if rss_u <= 0:  # an exact fit leaves no variance to test with
-        return True, True
-    df_u = data.dose.size - len(separate) * size
-    df_extra = joint.df - df_u
-    # Significantly different fits: a real difference, or a constrained fit in a poorer minimum.
-    if f_upper_tail(((joint.rss - rss_u) / df_extra) / (rss_u / df_u), df_extra, df_u) < alpha:
-        doubt_joint = True
+        return True, True, False
     # Both fits started from one point: a poor minimum of the unconstrained fit may be shared by the other.
     lack_of_fit = _lack_of_fit_p(data, rss_u, size)
     if lack_of_fit is None or lack_of_fit < LACK_OF_FIT_DOUBT:
-        return True, True
-    return doubt_joint, doubt_separate
+        return True, True, False
+    df_u = data.dose.size - len(separate) * size
+    df_extra = joint.df - df_u
+    significant = f_upper_tail(((joint.rss - rss_u) / df_extra) / (rss_u / df_u), df_extra, df_u) < alpha
+    return doubt_joint, doubt_separate, significant
 
 
 def fit_joint(
@@ -478,18 +516,27 @@ def fit_joint(
         problem = joint_problem(data, members, size, theta[2])
         candidates.append((problem, np.clip(theta, problem.lower, problem.upper)))
     fits: list[JointFit] = []
+    doubtful: list[tuple[CurveProblem, FloatArray]] = []
     for problem, start in candidates:
         fast = least_squares(problem.combined, start, problem.lower, problem.upper)
         if fast.trusted:
             fits.append(joint_result(problem, fast.theta, fast.residuals, fast.jacobian, True))
             continue
-        starts = [start]
+        doubtful.append((problem, start))
         if np.all(np.isfinite(fast.theta)):
-            starts.append(np.clip(fast.theta, problem.lower, problem.upper))
-        solution = _engine_fit(problem, np.array(starts))
+            doubtful.append((problem, np.clip(fast.theta, problem.lower, problem.upper)))
+    if doubtful:
+        # One batch for the engine: the problems differ only in their boxes (the hill's side).
+        solution = _engine_fit(
+            doubtful[0][0],
+            np.array([start for _, start in doubtful]),
+            np.array([problem.lower for problem, _ in doubtful]),
+            np.array([problem.upper for problem, _ in doubtful]),
+        )
         row = int(np.argmin(np.where(np.isfinite(solution.cost), solution.cost, np.inf)))
-        residuals, jac = problem.combined(solution.theta[row])
-        fits.append(joint_result(problem, solution.theta[row], residuals, jac, bool(solution.converged[row])))
+        residuals, jac = doubtful[row][0].combined(solution.theta[row])
+        converged = bool(solution.converged[row])
+        fits.append(joint_result(doubtful[row][0], solution.theta[row], residuals, jac, converged))
     return min(fits, key=lambda fit: fit.rss if np.isfinite(fit.rss) else np.inf)
 
 

@@ -8,11 +8,15 @@ support (a statistic that rounding left a hair under 0) the upper tail is 1, as 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from scipy import special
 
 
+@lru_cache(maxsize=256)
 def t_quantile(probability: float, df: float) -> float:
-    """Quantile of Student's t with ``df`` degrees of freedom (``scipy.stats.t.ppf``)."""
+    """Quantile of Student's t with ``df`` degrees of freedom (``scipy.stats.t.ppf``); an analysis asks
+    for the same few quantiles again and again, so they are remembered."""
     return float(special.stdtrit(df, probability))
 
 

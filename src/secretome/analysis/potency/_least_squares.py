@@ -52,7 +52,7 @@ def least_squares(
     ftol: float = 1e-12,
     xtol: float = 1e-10,
     gtol: float = 1e-7,
-    max_evaluations: int = 200,
+    max_evaluations: int = 60,
 ) -> LeastSquaresFit:
     """Minimise the sum of squared residuals from ``start``; judge the solution against ``[lower, upper]``.
 

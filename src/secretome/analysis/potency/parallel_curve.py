@@ -423,7 +423,7 @@ class ParallelCurveAssay:
 
     # -- reporting ----------------------------------------------------------------------------------------
     def _joint_curves(self, data: AssayData, joint: JointFit) -> list[CurveParameters]:
-        se_internal = np.sqrt(np.clip(np.diag(joint.covariance), 0, None))
+        se_internal = np.sqrt(np.clip(joint.covariance.diagonal(), 0, None))
         bottom, top, hill, asymmetry = (float(v) for v in joint.shape)
         shared_se = {
             "bottom": float(se_internal[0]),
@@ -431,9 +431,11 @@ class ParallelCurveAssay:
             "hill": float(se_internal[2]),
         }
         shared_se["asymmetry"] = float(se_internal[3] * asymmetry) if self._size == 5 else 0.0
+        inflections = np.exp(joint.log_inflection)
+        ec50s = logistic.ec50_5pl(inflections, hill, asymmetry).tolist()
         curves = []
         for i, name in enumerate(data.preparations):
-            inflection = math.exp(joint.log_inflection[i])
+            inflection = float(inflections[i])
             at = self._size - 1 + i
             parameters = {
                 "bottom": bottom,
@@ -441,7 +443,7 @@ class ParallelCurveAssay:
                 "hill": hill,
                 "asymmetry": asymmetry,
                 "inflection": inflection,
-                "ec50": float(logistic.ec50_5pl(inflection, hill, asymmetry)),
+                "ec50": ec50s[i],
             }
             errors = {**shared_se, "inflection": float(se_internal[at] * inflection)}
             curves.append(CurveParameters(name, parameters, errors))
@@ -451,8 +453,8 @@ class ParallelCurveAssay:
     def _separate_curve(name: str, fit: Curve, s2_pooled: float) -> CurveParameters:
         covariance = fit.unscaled * s2_pooled
         errors = {
-            k: float(math.sqrt(max(v, 0.0)))
-            for k, v in zip(fit.parameter_names, np.diag(covariance), strict=True)
+            k: math.sqrt(max(v, 0.0))
+            for k, v in zip(fit.parameter_names, covariance.diagonal().tolist(), strict=True)
         }
         errors.setdefault("asymmetry", 0.0)
         return CurveParameters(name, fit.parameters, errors)
