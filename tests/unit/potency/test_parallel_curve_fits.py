@@ -173,7 +173,7 @@ def test_least_squares_started_at_the_optimum_reports_the_optimum_sum_of_squares
     x = np.linspace(0.0, 1.0, 30)
     y = 2.0 - x + rng.normal(0.0, 0.1, x.size)
     design = np.column_stack([np.ones_like(x), x])
-    optimum = np.linalg.lstsq(design, y, rcond=None)[0]
+    optimum = np.asarray(np.linalg.lstsq(design, y, rcond=None)[0], dtype=np.float64)
 
     def line(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return design @ theta - y, design
