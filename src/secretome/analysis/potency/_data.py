@@ -47,8 +47,8 @@ class AssayData:
     @cached_property
     def dose_groups(self) -> DoseGroups:
         """The observations grouped by preparation and dose."""
-        levels, level = np.unique(self.dose, return_inverse=True)
-        group = self.preparation_index * levels.size + level
+        levels = np.unique(self.dose)
+        group = self.preparation_index * levels.size + np.searchsorted(levels, self.dose)
         shape = (len(self.preparations), levels.size)
         size = np.bincount(group, minlength=shape[0] * shape[1])
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -87,14 +87,14 @@ def arrange(
         raise ValueError("preparation, dose and response must be one-dimensional and of equal length")
     if labels.size == 0:
         raise ValueError("preparation: no observations")
-    if not np.all(np.isfinite(dose_array)):
+    if not np.isfinite(dose_array).all():
         raise ValueError("dose: every dose must be a finite number")
-    if not np.all(np.isfinite(response_array)):
+    if not np.isfinite(response_array).all():
         raise ValueError("response: every response must be a finite number")
     if allow_zero_dose:
-        if np.any(dose_array < 0):
+        if (dose_array < 0).any():
             raise ValueError("dose: doses must not be negative")
-    elif np.any(dose_array <= 0):
+    elif (dose_array <= 0).any():
         raise ValueError("dose: doses must be positive (the model works on log dose)")
     names = list(dict.fromkeys(labels.tolist()))
     if reference not in names:
@@ -111,7 +111,7 @@ def arrange(
     data = AssayData(ordered, index, dose_array, response_array)
     groups = data.dose_groups
     counted = groups.size[:, groups.levels > 0] if allow_zero_dose else groups.size
-    doses = np.count_nonzero(counted, axis=1)
+    doses = (counted > 0).sum(axis=1)
     for name, count in zip(ordered, doses.tolist(), strict=True):
         if count < min_doses:
             raise ValueError(

@@ -13,6 +13,7 @@ strictly inside the given box); the callers fall back to the engine's bounded mu
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ def least_squares(
     *,
     ftol: float = 1e-12,
     xtol: float = 1e-10,
-    gtol: float = 1e-7,
+    gtol: float = 2e-7,
     max_evaluations: int = 60,
 ) -> LeastSquaresFit:
     """Minimise the sum of squared residuals from ``start``; judge the solution against ``[lower, upper]``.
@@ -94,8 +95,8 @@ def least_squares(
     rss = float(r @ r)
     trusted = (
         status in _CONVERGED
-        and bool(np.isfinite(rss))
-        and bool(np.all(np.isfinite(jac)))
-        and bool(np.all((theta > lower) & (theta < upper)))
+        and math.isfinite(rss)
+        and bool(np.isfinite(jac).all())
+        and bool(((theta > lower) & (theta < upper)).all())
     )
     return LeastSquaresFit(theta, r, jac, rss, trusted)

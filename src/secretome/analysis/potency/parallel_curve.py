@@ -60,6 +60,11 @@ FloatArray = NDArray[np.float64]
 CURVE_MODELS = ("4pl", "5pl")
 
 
+# The defaults are frozen, so every assay can share one instance instead of validating a new one.
+_DEFAULT_MARGINS = EquivalenceMargins()
+_DEFAULT_SUITABILITY = SuitabilityCriteria()
+
+
 def _exp(value: float) -> float:
     """``e^value``, infinite instead of an overflow error (a limit of an unusable fit's interval)."""
     return math.exp(value) if value < 709.0 else math.inf
@@ -222,8 +227,8 @@ class ParallelCurveAssay:
         self.reference = reference
         self.model = model
         self.similarity: SimilarityMethod = similarity
-        self.margins = margins or EquivalenceMargins()
-        self.suitability = suitability or SuitabilityCriteria()
+        self.margins = margins or _DEFAULT_MARGINS
+        self.suitability = suitability or _DEFAULT_SUITABILITY
         self.control = control
         self.alpha = alpha
         self.ci_level = ci_level
@@ -408,22 +413,22 @@ class ParallelCurveAssay:
             )
         groups = data.dose_groups
         ref_means = groups.mean[0][groups.size[0] > 0]
+        low, high = ref_means.min(), ref_means.max()
         samples: dict[str, dict[str, float | bool]] = {}
         for i, assessment in zip(range(1, len(data.preparations)), similarity, strict=True):
             if data.preparations[i] == self.control:
                 continue
             means = groups.mean[i][groups.size[i] > 0]
+            inside = int(((means >= low) & (means <= high)).sum())
             samples[data.preparations[i]] = {
                 "similarity": assessment.passed,
-                "response_within_reference_range": float(
-                    np.mean((means >= ref_means.min()) & (means <= ref_means.max()))
-                ),
+                "response_within_reference_range": inside / means.size,
             }
         return evaluate_suitability(self.suitability, system, samples)
 
     # -- reporting ----------------------------------------------------------------------------------------
     def _joint_curves(self, data: AssayData, joint: JointFit) -> list[CurveParameters]:
-        se_internal = np.sqrt(np.clip(joint.covariance.diagonal(), 0, None))
+        se_internal = np.sqrt(np.maximum(joint.covariance.diagonal(), 0.0))
         bottom, top, hill, asymmetry = (float(v) for v in joint.shape)
         shared_se = {
             "bottom": float(se_internal[0]),
