@@ -101,9 +101,14 @@ class JointFit:
 
     def internal(self, size: int) -> FloatArray:
         """The joint problem's internal parameters of this fit."""
-        bottom, top, hill, asymmetry = (float(v) for v in self.shape)
-        shared = [bottom, top, hill] + ([math.log(asymmetry)] if size == 5 else [])
-        return np.concatenate([shared, self.log_inflection])
+        return np.concatenate([_shared_internal(self.shape, size), self.log_inflection])
+
+
+def _shared_internal(shape: FloatArray, size: int) -> list[float]:
+    """The shared internal parameters ``[bottom, top, hill, (ln asymmetry)]`` of a shape
+    ``(bottom, top, hill, asymmetry)``."""
+    shared = [float(shape[0]), float(shape[1]), float(shape[2])]
+    return shared + ([math.log(shape[3])] if size == 5 else [])
 
 
 @dataclass(frozen=True)
@@ -236,10 +241,14 @@ def separate_problem(data: AssayData, members: Sequence[int], size: int, hill_si
     return CurveProblem(dose, response, position, columns, lower.ravel(), upper.ravel())
 
 
-def joint_start(problem: CurveProblem, shape: FloatArray) -> FloatArray:
-    """Internal start of a joint problem from a shared shape ``(bottom, top, hill, asymmetry)``."""
-    shared = [shape[0], shape[1], shape[2]] + ([math.log(shape[3])] if problem.size == 5 else [])
-    start = np.concatenate([shared, problem.best_log_inflections(shape)])
+def joint_start(
+    problem: CurveProblem, shape: FloatArray, log_inflection: FloatArray | None = None
+) -> FloatArray:
+    """Internal start of a joint problem from a shared shape ``(bottom, top, hill, asymmetry)`` and every
+    preparation's ln inflection (by default, each one's best under the shape), pulled into the bounds."""
+    if log_inflection is None:
+        log_inflection = problem.best_log_inflections(shape)
+    start = np.concatenate([_shared_internal(shape, problem.size), log_inflection])
     clipped: FloatArray = np.clip(start, problem.lower, problem.upper)
     return clipped
 
@@ -405,8 +414,7 @@ def fit_assay(data: AssayData, size: int, alpha: float) -> tuple[JointFit, list[
     shape, log_inflection = data_start(data)
     joint = joint_problem(data, members, size, shape[2])
     separate = separate_problem(data, members, size, shape[2])
-    shared = [shape[0], shape[1], shape[2]] + ([math.log(shape[3])] if size == 5 else [])
-    start = np.clip(np.concatenate([shared, log_inflection]), joint.lower, joint.upper)
+    start = joint_start(joint, shape, log_inflection)
     both = joint.stacked(separate)
     theta0 = np.concatenate([start, separate_start(separate, shape, start[size - 1 :])])
     fast = least_squares(both.combined, theta0, both.lower, both.upper)
@@ -458,9 +466,7 @@ def _joint_from_curves(data: AssayData, curves: Sequence[Curve], size: int) -> J
     reference = curves[0].values
     shape = np.array([reference[0], reference[1], reference[3], reference[4] if size == 5 else 1.0])
     problem = joint_problem(data, range(len(curves)), size, shape[2])
-    shared = [shape[0], shape[1], shape[2]] + ([math.log(shape[3])] if size == 5 else [])
-    log_inflection = np.log([curve.values[2] for curve in curves])
-    start = np.clip(np.concatenate([shared, log_inflection]), problem.lower, problem.upper)
+    start = joint_start(problem, shape, np.log([curve.values[2] for curve in curves]))
     fit = least_squares(problem.combined, start, problem.lower, problem.upper)
     if not fit.trusted:
         return None
