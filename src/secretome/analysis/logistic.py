@@ -47,7 +47,7 @@ def _as_float(value: ArrayLike) -> FloatArray:
 def _log_ratio(dose: FloatArray, inflection: FloatArray) -> tuple[FloatArray, NDArray[np.bool_]]:
     """``ln(inflection) - ln(dose)`` with dose 0 mapped to +inf, and the mask of blanks."""
     blank = dose == 0
-    if not np.any(blank):
+    if not blank.any():
         return np.log(inflection) - np.log(dose), blank
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.log(inflection) - np.log(np.where(blank, 1.0, dose))
@@ -64,7 +64,7 @@ def _core(
     h = _as_float(hill)
     g = _as_float(asymmetry)
     log_ratio, blank = _log_ratio(x, c)
-    any_blank = bool(np.any(blank))
+    any_blank = bool(blank.any())
     with np.errstate(invalid="ignore", over="ignore"):
         if any_blank:
             # At a blank u is +inf (hill > 0), -inf (hill < 0) or 0 (hill == 0): the limit, computed explicitly.
@@ -73,7 +73,10 @@ def _core(
         else:
             u = h * log_ratio
         # u is clipped so e^u stays finite; beyond |u| = 700 the curve sits on its asymptote to 1e-300.
-        e = np.exp(np.clip(u, -700.0, 700.0))
+        if isinstance(u, np.ndarray) and u.ndim:
+            e = np.exp(np.clip(u, -700.0, 700.0, out=u), out=u)  # u is a fresh array: reuse it
+        else:
+            e = np.exp(np.clip(u, -700.0, 700.0))
         complement = 1.0 / (1.0 + e)  # = 1 - sigma(u) = e^-s
         sig = e * complement
         s = np.log1p(e)
@@ -148,7 +151,7 @@ def five_pl_jacobian(
     span = t - b
     # d w / d u = -g * w * sigma(u); u = h * ln(c / x).
     dw_du = -g * w * sig
-    if np.any(blank):
+    if blank.any():
         with np.errstate(invalid="ignore"):
             d_inflection = np.where(blank, 0.0, span * dw_du * h / c)
             d_hill = np.where(blank, 0.0, span * dw_du * np.where(blank, 0.0, log_ratio))
@@ -158,8 +161,14 @@ def five_pl_jacobian(
         d_hill = span * dw_du * log_ratio
         d_asymmetry = -span * w * s
     shape = np.broadcast_shapes(w.shape, b.shape, t.shape)
-    parts = [1.0 - w, w, d_inflection, d_hill, d_asymmetry]
-    return np.stack([np.broadcast_to(p, shape) for p in parts], axis=-1)
+    # Filled column by column: cheaper than stacking broadcast views, same values.
+    jacobian = np.empty((*shape, 5))
+    jacobian[..., 0] = 1.0 - w
+    jacobian[..., 1] = w
+    jacobian[..., 2] = d_inflection
+    jacobian[..., 3] = d_hill
+    jacobian[..., 4] = d_asymmetry
+    return jacobian
 
 
 def four_pl_jacobian(
