@@ -52,3 +52,9 @@ def test_api_tokens_are_stored_hashed_and_resolve_to_their_user(analyst: Any) ->
     assert token not in (stored.token_hash, stored.prefix) and len(stored.token_hash) == 64
     assert users.user_for_token(token) == analyst
     assert users.user_for_token(token + "x") is None
+
+
+def test_the_system_can_only_create_an_admin_as_the_first_account() -> None:
+    with pytest.raises(Forbidden, match="first account must be an admin"):
+        users.add_user(SYSTEM_ACTOR, "bootstrap", username="q", full_name="Q", role="qa", password="p" * 12)
+    assert users.all_users() == []

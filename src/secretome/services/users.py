@@ -69,19 +69,21 @@ def add_user(
 ) -> User:
     """Create an account with one role.
 
-    The system may create the first admin; after that only an admin may add users. A username that
+    The system may create only the first account, an admin; after that only an admin may add users. A username that
     ever existed is refused, so that an audit entry always names one person.
     """
     require_reason(reason)
-    if actor == SYSTEM_ACTOR:
-        if admins_exist():
-            raise Forbidden("an admin exists: only an admin may add users now")
-    else:
-        require_role(actor, Role.ADMIN)
     try:
         parsed = parse_role(role)
     except ValueError as exc:
         raise ServiceError(str(exc)) from None
+    if actor == SYSTEM_ACTOR:
+        if admins_exist():
+            raise Forbidden("an admin exists: only an admin may add users now")
+        if parsed is not Role.ADMIN:
+            raise Forbidden("role: the first account must be an admin, who then adds the others")
+    else:
+        require_role(actor, Role.ADMIN)
     username = username.strip()
     if not username:
         raise ServiceError("username: must not be empty")
