@@ -37,6 +37,7 @@ from secretome.analysis.potency.results import (
     PotencyEstimate,
     Serialisable,
     fieller_interval,
+    find_named,
 )
 from secretome.analysis.potency.similarity import (
     DifferenceTest,
@@ -112,17 +113,11 @@ class ParallelCurveResult(Serialisable):
 
     def potency(self, preparation: str) -> PotencyEstimate:
         """The potency estimate of one test preparation."""
-        for estimate in self.potencies:
-            if estimate.preparation == preparation:
-                return estimate
-        raise KeyError(preparation)
+        return find_named(self.potencies, "preparation", preparation)
 
     def curve(self, preparation: str, *, constrained: bool = True) -> CurveParameters:
         """Fitted parameters of one preparation."""
-        for curve in self.constrained if constrained else self.unconstrained:
-            if curve.preparation == preparation:
-                return curve
-        raise KeyError(preparation)
+        return find_named(self.constrained if constrained else self.unconstrained, "preparation", preparation)
 
     def predict(self, preparation: str, dose: ArrayLike, *, constrained: bool = True) -> FloatArray:
         """Fitted response of one preparation at ``dose``."""

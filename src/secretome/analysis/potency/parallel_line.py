@@ -33,6 +33,7 @@ from secretome.analysis.potency.results import (
     Serialisable,
     ValidityTest,
     fieller_interval,
+    find_named,
     verdict,
 )
 from secretome.analysis.potency.similarity import (
@@ -84,17 +85,11 @@ class ParallelLineResult(Serialisable):
 
     def anova_line(self, source: str) -> AnovaLine:
         """The ANOVA line named ``source`` (e.g. ``regression``, ``non-parallelism``)."""
-        for line in self.anova:
-            if line.source == source:
-                return line
-        raise KeyError(source)
+        return find_named(self.anova, "source", source)
 
     def potency(self, preparation: str) -> PotencyEstimate:
         """The potency estimate of one test preparation."""
-        for estimate in self.potencies:
-            if estimate.preparation == preparation:
-                return estimate
-        raise KeyError(preparation)
+        return find_named(self.potencies, "preparation", preparation)
 
     def plot(self, ax: Any = None) -> Any:
         """Observations and the fitted parallel lines (response against log dose)."""

@@ -13,10 +13,11 @@ import json
 import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, Self, TypeVar, get_args, get_origin
 
 T = TypeVar("T")
+_Item = TypeVar("_Item")
 
 Verdict = Literal["passed", "failed", "not tested"]
 
@@ -76,6 +77,14 @@ def _from_plain(cls: type[T], data: Mapping[str, Any]) -> T:
         if f.init and f.name in data
     }
     return cls(**kwargs)
+
+
+def find_named(items: Iterable[_Item], attribute: str, name: str) -> _Item:
+    """The first of ``items`` whose ``attribute`` equals ``name``; ``KeyError(name)`` when there is none."""
+    for item in items:
+        if getattr(item, attribute) == name:
+            return item
+    raise KeyError(name)
 
 
 class Serialisable:

@@ -32,6 +32,7 @@ from secretome.analysis.potency.results import (
     Serialisable,
     ValidityTest,
     fieller_interval,
+    find_named,
     verdict,
 )
 
@@ -68,17 +69,11 @@ class SlopeRatioResult(Serialisable):
 
     def anova_line(self, source: str) -> AnovaLine:
         """The ANOVA line named ``source``."""
-        for line in self.anova:
-            if line.source == source:
-                return line
-        raise KeyError(source)
+        return find_named(self.anova, "source", source)
 
     def potency(self, preparation: str) -> PotencyEstimate:
         """The potency estimate of one test preparation."""
-        for estimate in self.potencies:
-            if estimate.preparation == preparation:
-                return estimate
-        raise KeyError(preparation)
+        return find_named(self.potencies, "preparation", preparation)
 
     def plot(self, ax: Any = None) -> Any:
         """Observations and the fitted common-intercept lines."""
