@@ -12,8 +12,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[test]'
+	$(BIN)/python -m pip install -qq --upgrade pip
+	$(BIN)/python -m pip install -qq --progress-bar off -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -38,7 +38,7 @@ pytest: $(STAMP)
 test: lint typecheck contracts pytest
 
 browser: $(STAMP)
-	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[test,browser]'
+	$(BIN)/python -m pip install -qq --progress-bar off -e '.[test,browser]'
 	SECRETOME_BROWSER_TESTS=1 $(BIN)/pytest -q tests/browser
 
 benchmark: $(STAMP)
