@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_login import _artefacts, _log_in
+from tests.browser.support import log_in, screenshots
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -43,7 +43,7 @@ def test_an_analyst_previews_an_nta_file_confirms_it_and_a_second_import_stores_
     from secretome.db.imports.models import InstrumentImport
 
     base = live_server.url
-    _log_in(page, base, "ana")
+    log_in(page, base, "ana")
 
     preview = _preview(page, base)
     assert preview.locator("h2").inner_text() == f"Preview: {SAMPLE.name}"
@@ -55,7 +55,7 @@ def test_an_analyst_previews_an_nta_file_confirms_it_and_a_second_import_stores_
     page.wait_for_selector("#preview #figure .main-svg")
     assert "Size distribution" in preview.locator("#figure").inner_text()
     assert InstrumentImport.objects.count() == 0, "a preview stores nothing"
-    page.screenshot(path=str(_artefacts() / "import_preview.png"), full_page=True)
+    page.screenshot(path=str(screenshots() / "import_preview.png"), full_page=True)
 
     page.click("text=Confirm import")
     page.wait_for_url(f"{base}/imports/*/")
@@ -63,7 +63,7 @@ def test_an_analyst_previews_an_nta_file_confirms_it_and_a_second_import_stores_
     assert page.locator("h1").inner_text() == f"Import #{stored.pk}: {SAMPLE.name}"
     assert "UTC by ana" in _row(page, "Imported")
     page.wait_for_selector("#figure .main-svg")
-    page.screenshot(path=str(_artefacts() / "import_detail.png"), full_page=True)
+    page.screenshot(path=str(screenshots() / "import_detail.png"), full_page=True)
 
     preview = _preview(page, base)
     assert f"imported before as import #{stored.pk}" in preview.locator(".warn").first.inner_text()

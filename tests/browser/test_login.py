@@ -6,38 +6,21 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.browser.support import log_in, screenshots
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _log_in(page: Any, base: str, username: str) -> None:
-    page.goto(f"{base}/")
-    assert "/login/" in page.url
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
-
-
 def test_an_analyst_logs_in_and_sees_no_audit_link(live_server: Any, analyst: Any, page: Any) -> None:
-    _log_in(page, live_server.url, "ana")
+    log_in(page, live_server.url, "ana")
     assert page.locator("h1").inner_text() == "Conditioned-medium lots"
     assert page.locator("a", has_text="Audit trail").count() == 0
 
 
 def test_qa_verifies_the_audit_chain_through_htmx(live_server: Any, qa_user: Any, page: Any) -> None:
-    _log_in(page, live_server.url, "quinn")
+    log_in(page, live_server.url, "quinn")
     page.click("text=Audit trail")
     page.click("text=Verify the hash chain")
     page.wait_for_selector("#verdict .ok")
     assert "Intact" in page.locator("#verdict").inner_text()
-    page.screenshot(path=str(_artefacts() / "audit_log.png"), full_page=True)
-
-
-def _artefacts() -> Any:
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "build" / "screenshots"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    page.screenshot(path=str(screenshots() / "audit_log.png"), full_page=True)

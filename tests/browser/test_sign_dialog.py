@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from secretome.services import release
-from tests.browser.test_login import _artefacts, _log_in
+from tests.browser.support import log_in, screenshots
 from tests.integration.release_support import approved_specification, conforming_results, make_lot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -39,7 +39,7 @@ def test_a_reviewer_is_refused_with_a_wrong_password_then_signs_and_sees_the_man
     from tests.conftest import PASSWORD
 
     base = live_server.url
-    _log_in(page, base, "rey")
+    log_in(page, base, "rey")
     page.goto(f"{base}/release/lots/{lot_in_review.number}/")
     assert "QC review" in page.locator(".card strong").first.inner_text()
     page.click("summary:has-text('Sign…')")
@@ -67,4 +67,4 @@ def test_a_reviewer_is_refused_with_a_wrong_password_then_signs_and_sees_the_man
     assert page.locator("h2:has-text('Signatures') + table th", has_text="Signed (UTC)").is_visible()
     shown = dt.datetime.strptime(signed_at, "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)
     assert before <= shown <= after, "the time shown is the signing time in UTC"
-    page.screenshot(path=str(_artefacts() / "lot_signed.png"), full_page=True)
+    page.screenshot(path=str(screenshots() / "lot_signed.png"), full_page=True)

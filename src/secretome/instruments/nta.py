@@ -72,7 +72,8 @@ def read_nta(content: bytes, filename: str) -> InstrumentReading:
             filename, f"not an NTA Experiment Summary (line 1 must start with {SIGNATURE!r})", line=1
         )
     created = rows[1][1][0] if len(rows) > 1 and rows[1][1] else ""
-    software_version = created.removeprefix("Created with").strip()
+    # "Created with NTA 3.4 Build 3.4.003": the software is NTA, the version what follows its name.
+    software_version = created.removeprefix("Created with").strip().removeprefix("NTA").strip()
     details: dict[str, str] = {}
     videos: list[str] = []
     section = ""

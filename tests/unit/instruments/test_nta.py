@@ -85,7 +85,7 @@ def test_size_distribution_series_has_one_point_per_bin(relative: str) -> None:
 
 def test_nta_34_reads_software_version_sample_and_vibration_warnings() -> None:
     reading = read_nta(sample_bytes(FILES[1]), "beads2.csv")
-    assert reading.software_version == "NTA 3.4 Build 3.4.003"
+    assert reading.software_version == "3.4 Build 3.4.003"
     assert reading.samples == ["100nmbeads"]
     flagged = [m for m in reading.measurements if m.well == "stdv34_00" and m.quantity == "concentration"]
     assert any("vibration" in flag.lower() for flag in flagged[0].flags)
