@@ -8,9 +8,22 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from hypothesis import HealthCheck, settings
 from typer.testing import CliRunner
 
 PASSWORD = "correct-horse-battery"
+
+# Property tests judge behaviour, not speed: no per-example deadline on a shared, loaded machine. In CI the
+# examples are derived from the test names, so a red run can be reproduced exactly.
+_IN_CI = os.environ.get("CI") == "true"
+settings.register_profile(
+    "secretome",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=_IN_CI,
+    **({"database": None} if _IN_CI else {}),
+)
+settings.load_profile("secretome")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
