@@ -210,3 +210,16 @@ def test_the_api_reports_status_and_verifies_a_certificate(
     ).json()
     assert verdict["genuine"] is False
     assert client.get("/api/release/lots/NOPE", headers=headers).status_code == 404
+
+
+def test_the_result_form_is_offered_only_while_the_lot_takes_results(
+    qa_user: Any, analyst: Any, reviewer: Any, client_for: Callable[..., Client]
+) -> None:
+    approved_specification(qa_user)
+    lot = make_lot(analyst)
+    conforming_results(analyst, lot.number)
+    url = f"/release/lots/{lot.number}/"
+    assert "Enter a result" in client_for(analyst).get(url).content.decode()
+    release.transition(analyst, "submit", lot.number, "submit for review")
+    assert "Enter a result" not in client_for(reviewer).get(url).content.decode()
+    assert "Enter a result" not in client_for(analyst).get(url).content.decode()

@@ -15,6 +15,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from secretome.domain.lot_lifecycle import RESULT_ENTRY_STATES, LotState
 from secretome.domain.roles import Role
 from secretome.domain.specification import AttributeSpec, Criterion, CriterionKind, ReportingRule
 from secretome.services import certificates, release
@@ -233,7 +234,9 @@ def lot_qc(request: HttpRequest, number: str) -> HttpResponse:
         "secretome/release/lot_qc.html",
         {
             "status": status,
-            "can_enter": bool(held & {Role.ANALYST, Role.REVIEWER}),
+            # The form is offered only where the service would accept the result.
+            "can_enter": bool(held & {Role.ANALYST, Role.REVIEWER})
+            and LotState(status["state"]) in RESULT_ENTRY_STATES,
             "can_review": Role.REVIEWER in held,
             "can_dispose": Role.QA in held,
             "can_investigate": bool(held & {Role.REVIEWER, Role.QA}),
