@@ -73,7 +73,7 @@ def donor_detail(request: HttpRequest, din: str) -> HttpResponse:
         "donor": g.donor_dict(donor),
         "passages": [g.passage_dict(p) for p in g.passages(donor.din)],
         "banks": [g.bank_dict(b) for b in g.banks(donor.din)],
-        "lots": [g.lot_summary(lot) for lot in g.lots(din=donor.din)],
+        "lots": g.lot_summaries(g.lots(din=donor.din)),
     }
     return render(request, "secretome/genealogy/donor.html", context)
 
