@@ -8,20 +8,15 @@ from typing import Any
 
 import pytest
 
-from secretome.services import release
 from tests.browser.support import log_in, screenshots
-from tests.integration.release_support import approved_specification, conforming_results, make_lot
+from tests.integration.release_support import lot_in_qc_review
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def lot_in_review(qa_user: Any, analyst: Any) -> Any:
-    approved_specification(qa_user)
-    lot = make_lot(analyst)
-    conforming_results(analyst, lot.number)
-    release.transition(analyst, "all results in", lot.number, "submit for review")
-    return lot
+    return lot_in_qc_review(qa_user, analyst)
 
 
 def _sign(page: Any, reason: str, password: str) -> None:

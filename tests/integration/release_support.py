@@ -163,3 +163,14 @@ def conforming_results(analyst: Any, lot_number: str, potency: str = "104") -> N
         ("potency", potency),
     ]:
         release.add_result(analyst, "QC result", lot_number, code, text)
+
+
+def lot_in_qc_review(qa: Any, analyst: Any) -> Any:
+    """A lot with an approved specification and conforming results, submitted for review by ``analyst``."""
+    from secretome.services import release
+
+    approved_specification(qa)
+    lot = make_lot(analyst)
+    conforming_results(analyst, lot.number)
+    release.transition(analyst, "submit", lot.number, "submit for review")
+    return lot

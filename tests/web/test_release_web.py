@@ -17,6 +17,7 @@ from tests.integration.release_support import (
     PRODUCT,
     approved_specification,
     conforming_results,
+    lot_in_qc_review,
     make_lot,
 )
 
@@ -33,11 +34,7 @@ def _csrf(client: Client, url: str) -> str:
 
 @pytest.fixture
 def submitted(qa_user: Any, analyst: Any) -> Any:
-    approved_specification(qa_user)
-    lot = make_lot(analyst)
-    conforming_results(analyst, lot.number)
-    release.transition(analyst, "submit", lot.number, "submit for review")
-    return lot
+    return lot_in_qc_review(qa_user, analyst)
 
 
 def test_the_qc_page_shows_results_verdicts_and_the_sign_dialog(
