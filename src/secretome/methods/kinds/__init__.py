@@ -1,0 +1,3 @@
+"""The built-in method kinds; each module registers its kind on import (one import line per kind)."""
+
+from __future__ import annotations
