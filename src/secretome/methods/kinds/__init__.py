@@ -1,3 +1,7 @@
 """The built-in method kinds; each module registers its kind on import (one import line per kind)."""
 
 from __future__ import annotations
+
+from secretome.methods.kinds import cell_count, relative_potency
+
+__all__ = ["cell_count", "relative_potency"]
