@@ -5,27 +5,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analyses', '0001_initial'),
-        ('imports', '0001_initial'),
-        ('quality', '0002_result_instrument_import'),
+        ("analyses", "0001_initial"),
+        ("imports", "0001_initial"),
+        ("quality", "0002_result_instrument_import"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='result',
-            name='analysis_run',
-            field=models.ForeignKey(blank=True, help_text='the accepted analysis run that computed the value', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='results', to='analyses.analysisrun'),
+            model_name="result",
+            name="analysis_run",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="the accepted analysis run that computed the value",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="results",
+                to="analyses.analysisrun",
+            ),
         ),
         migrations.AddField(
-            model_name='result',
-            name='document',
-            field=models.ForeignKey(blank=True, help_text='a stored document behind a manual result (content-addressed like raw files)', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='quality_results', to='imports.rawfile'),
+            model_name="result",
+            name="document",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="a stored document behind a manual result (content-addressed like raw files)",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="quality_results",
+                to="imports.rawfile",
+            ),
         ),
         migrations.AddField(
-            model_name='specificationattribute',
-            name='analysis_kind',
-            field=models.CharField(blank=True, help_text='the analysis method kind that computes it; empty when manual', max_length=40),
+            model_name="specificationattribute",
+            name="analysis_kind",
+            field=models.CharField(
+                blank=True,
+                help_text="the analysis method kind that computes it; empty when manual",
+                max_length=40,
+            ),
         ),
     ]
