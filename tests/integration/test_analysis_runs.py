@@ -57,7 +57,7 @@ def lot_fixture(qa_user: Any, analyst: Any) -> Any:
 
 @pytest.fixture(name="method")
 def method_fixture(analyst: Any, qa_user: Any) -> Any:
-    method = analyses.draft_method(
+    analyses.draft_method(
         analyst,
         "potency method",
         code="IDO-RP",
