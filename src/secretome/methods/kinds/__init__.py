@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from secretome.methods.kinds import cell_count, relative_potency
-
-__all__ = ["cell_count", "relative_potency"]
+from secretome.methods.kinds import cell_count  # noqa: F401
+from secretome.methods.kinds import nta  # noqa: F401
+from secretome.methods.kinds import relative_potency  # noqa: F401
