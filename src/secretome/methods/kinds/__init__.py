@@ -1,3 +1,4 @@
+# ruff: noqa: I001  (one import line per kind, so kinds added side by side merge cleanly)
 """The built-in method kinds; each module registers its kind on import (one import line per kind)."""
 
 from __future__ import annotations
