@@ -39,7 +39,9 @@ def _read_file(path: Path) -> bytes:
 def inspect(
     path: Path = typer.Argument(..., help="The instrument file to read."),
     file_format: str | None = FORMAT_OPTION,
-    values: bool = typer.Option(False, "--values", help="Add the tidy measurements (sample, well, value...)."),
+    values: bool = typer.Option(
+        False, "--values", help="Add the tidy measurements (sample, well, value...)."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Read an instrument file without storing anything: format, instrument, run metadata, samples, counts."""
