@@ -6,12 +6,47 @@ analysis services. Pure: bytes out, a seeded generator in.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from secretome.domain.plate_layout import PlateLayout, WellAssignment, WellRole
 
 ROWS = "ABCDEFGH"
+
+VI_CELL_HEADER = (
+    "Sample ID,Cell count,Viable cells,Total (x10^6) cells/mL,Viable (x10^6) cells/mL,Viability (%),"
+    "Average diameter (\u03bcm),Average viable diameter (\u03bcm),Average circularity,Average viable circularity,"
+    "Average cells per image,Average background intensity,Bubble count,Cluster count,Images for analysis,"
+    "Cell type,Minimum Diameter (\u03bcm),Maximum Diameter (\u03bcm),Images,Cell sharpness,Minimum circularity,"
+    "Decluster degree,Aspiration cycles,Viable spot brightness (%),Viable spot area (%),Mixing cycles,"
+    "Analysis date/time,Reanalysis date/time,Analysis by,Reanalysis by,Dilution,Wash,Tag"
+)
+
+
+@dataclass(frozen=True)
+class CellCount:
+    """One Vi-CELL BLU count: total cell density (10^6 cells/mL), viability (%), analysis time as printed."""
+
+    sample: str
+    total_density: float
+    viability: float
+    analysed: str
+
+
+def vi_cell_blu_csv(counts: Sequence[CellCount]) -> bytes:
+    """A Beckman Coulter Vi-CELL BLU results export (CSV), one row per count."""
+    lines = [VI_CELL_HEADER]
+    for count in counts:
+        viable = count.total_density * count.viability / 100
+        cells = int(count.total_density * 2800)
+        lines.append(
+            f"{count.sample},{cells},{int(cells * count.viability / 100)},{count.total_density:.2f},{viable:.2f},"
+            f"{count.viability:.1f},17.9,18.1,0.88,0.89,{cells // 100},134,0,0,100,Mammalian,6,30,100,7,0.1,"
+            f"Medium,3,50,5,3,{count.analysed},,Vi-CELL,,1,Normal Wash,"
+        )
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
 
 #: Doses of the potency plate: % v/v conditioned medium (and reference standard), two-fold from 80 %.
 POTENCY_DOSES = (80.0, 40.0, 20.0, 10.0, 5.0, 2.5, 1.25, 0.625)
