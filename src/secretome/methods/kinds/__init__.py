@@ -2,4 +2,7 @@
 
 from __future__ import annotations
 
-from secretome.methods.kinds import nta  # noqa: F401
+from secretome.methods.kinds import (
+    nta,  # noqa: F401
+    qpcr,  # noqa: F401
+)
