@@ -391,7 +391,8 @@ class ExpressionResult:
         ax.set_xticks([i + 0.4 - width / 2 for i in range(len(targets))], targets)
         ax.set_ylabel(f"log2 fold vs {self.calibrator}")
         ax.set_title(f"{self.method.capitalize()}, normalised to {', '.join(self.reference_genes)}")
-        ax.legend(fontsize="x-small")
+        if samples:
+            ax.legend(fontsize="x-small")
         return figure
 
 

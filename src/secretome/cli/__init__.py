@@ -15,6 +15,7 @@ from secretome import __version__
 from secretome.cli import (
     analyze,
     analyze_curve,  # noqa: F401  (registers analyze curve)
+    analyze_expression,  # noqa: F401  (registers analyze nta, analyze qpcr)
     analyze_potency,  # noqa: F401  (registers analyze potency, analyze combine)
     audit,
     coa,
