@@ -481,3 +481,25 @@ def qpcr_method_settings() -> dict[str, Any]:
         "attributes": {"cdkn2a-fold": "CDKN2A", "cdkn1a-fold": "CDKN1A", "pou5f1-fold": "POU5F1"},
         "alert_fold": 2.0,
     }
+
+
+@dataclass(frozen=True)
+class DemoExpressionFiles:
+    """Everything the demo imports for EVs and gene expression: file name -> bytes, and the truths."""
+
+    nta: dict[str, bytes]
+    qpcr: dict[str, bytes]
+    ev_truths: dict[str, EvTruth]
+    expression: ExpressionTruth
+
+
+def demo_expression_files(
+    rng: np.random.Generator, lots: list[tuple[str, int, float]], when: datetime
+) -> DemoExpressionFiles:
+    """One NanoSight file per lot (``<lot>-ExperimentSummary.csv``) and one QuantStudio plate with the
+    producer cells of every lot (``<date>_MSC_expression.txt``). ``lots`` are ``(lot, passage, CPD)``."""
+    truths = {lot: ev_truth(rng, lot) for lot, _, _ in lots}
+    nta = {f"{lot}-ExperimentSummary.csv": nta_experiment_summary(t, rng, when) for lot, t in truths.items()}
+    expression = expression_truth(rng, lots)
+    qpcr = {f"{when:%Y%m%d}_MSC_expression.txt": quantstudio_results(expression, rng, when)}
+    return DemoExpressionFiles(nta=nta, qpcr=qpcr, ev_truths=truths, expression=expression)

@@ -12,6 +12,8 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from secretome.analysis.qpcr import (
     CqWell,
@@ -255,3 +257,21 @@ def test_pfaffl_without_an_efficiency_names_the_gene() -> None:
         RelativeExpression(("GAPDH",), "Brain", method="pfaffl", amplification={"GAPDH": 2.0}).fit(
             _wells(LIVAK)
         )
+
+
+@given(
+    shift=st.floats(min_value=-3, max_value=3),
+    sample_cq=st.lists(st.floats(min_value=15, max_value=35), min_size=3, max_size=3),
+)
+def test_fold_does_not_depend_on_how_much_cdna_went_in(shift: float, sample_cq: list[float]) -> None:
+    # More or less cDNA shifts every gene's Cq of that sample alike; the normalised fold must not move.
+    target, ref1, ref2 = sample_cq
+    base = {
+        "cal": {"T": [25.0], "R1": [18.0], "R2": [20.0]},
+        "s": {"T": [target], "R1": [ref1], "R2": [ref2]},
+    }
+    moved = {"cal": base["cal"], "s": {g: [v[0] + shift] for g, v in base["s"].items()}}
+    engine = RelativeExpression(("R1", "R2"), "cal")
+    assert engine.fit(_wells(moved)).fold("s", "T") == pytest.approx(
+        engine.fit(_wells(base)).fold("s", "T"), rel=1e-9
+    )

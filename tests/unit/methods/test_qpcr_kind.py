@@ -175,3 +175,23 @@ def test_single_sample_reports_for_the_run_lot() -> None:
             {"reference_genes": ["TARGET_1"], "calibrator": "REF"},
             context=RunContext(default_lot="L1"),
         )
+
+
+def test_demo_bundle_names_one_nta_file_per_lot_and_one_plate() -> None:
+    from secretome.demo.expression_files import demo_expression_files
+
+    bundle = demo_expression_files(np.random.default_rng(1), LOTS, RUN_END)
+    assert sorted(bundle.nta) == [f"{lot}-ExperimentSummary.csv" for lot, _, _ in LOTS]
+    assert list(bundle.qpcr) == ["20260304_MSC_expression.txt"]
+    assert sorted(bundle.ev_truths) == [lot for lot, _, _ in LOTS]
+    assert [s.lot for s in bundle.expression.samples] == [lot for lot, _, _ in LOTS]
+
+
+def test_results_are_json_ready() -> None:
+    import json
+
+    _, reading = _demo(11)
+    outcome = _run(reading)
+    json.dumps(outcome.result, allow_nan=False)
+    for reportable in outcome.reportables:
+        assert type(reportable).from_dict(reportable.to_dict()) == reportable
