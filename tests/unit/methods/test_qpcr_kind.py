@@ -66,7 +66,10 @@ def test_demo_plate_gives_back_the_true_fold_changes_per_lot(seed: int) -> None:
     assert all(m < 0.2 for m in expression["genorm_m"].values())
     assert outcome.result["passage"]["CM-2026-003 P7 CPD 22.5"] == 7.0
     assert outcome.result["cpd"]["CM-2026-003 P7 CPD 22.5"] == 22.5
-    assert any(title.startswith("Senescence genes against passage") for title, _ in outcome.plots)
+    assert [t for t, _ in outcome.plots if "against passage" in t] == [
+        "Pluripotency genes against passage",
+        "Senescence genes against passage",
+    ]
     assert not any("no NTC" in flag for flag in outcome.flags)
 
 

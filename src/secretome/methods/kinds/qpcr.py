@@ -214,14 +214,15 @@ class QpcrKind:
         reportables = self._reportables(result, lots, passage, checked, curves)
         plots = [("Relative expression", figure_svg(result.plot()))]
         trends: dict[str, Any] = {}
+        panels = (
+            ("pluripotency", checked["pluripotency_genes"], None),
+            ("senescence", checked["senescence_genes"], checked["alert_fold"]),
+        )
         for lot, lot_samples in sorted(lots.items()):
             with_passage = {s: passage[s] for s in lot_samples if s in passage}
             if checked["calibrator"] in passage:
                 with_passage[checked["calibrator"]] = passage[checked["calibrator"]]
-            for title, genes, alert in (
-                ("pluripotency", checked["pluripotency_genes"], None),
-                ("senescence", checked["senescence_genes"], checked["alert_fold"]),
-            ):
+            for title, genes, alert in panels:
                 trend = panel_trend(
                     result, genes, with_passage, cpd, title=f"{lot}: {title} genes", alert_fold=alert
                 )
@@ -229,7 +230,17 @@ class QpcrKind:
                     continue
                 trends.setdefault(lot, {})[title] = trend.to_dict()
                 flags.extend(f"{lot}: senescence alert, {a}" for a in trend.alerts)
-                plots.append((f"{title.capitalize()} genes against passage, {lot}", figure_svg(trend.plot())))
+        # One figure per panel for the whole plate: the lots' producer cells at their passages side by side
+        # show the trend a single lot's two points cannot (and a figure per lot would dominate the run time).
+        plotted = {
+            s: passage[s]
+            for s in (*(s for ss in lots.values() for s in ss), checked["calibrator"])
+            if s in passage
+        }
+        for title, genes, alert in panels:
+            trend = panel_trend(result, genes, plotted, cpd, title=f"{title} genes", alert_fold=alert)
+            if trend.genes and len(trend.samples) > 1:
+                plots.append((f"{title.capitalize()} genes against passage", figure_svg(trend.plot())))
         for curve in curves.values():
             plots.append((f"Standard curve, {curve.target}", figure_svg(curve.plot())))
         return KindOutcome(
