@@ -16,6 +16,7 @@ from secretome.cli import (
     analysis,
     analyze,
     analyze_curve,  # noqa: F401  (registers analyze curve)
+    analyze_expression,  # noqa: F401  (registers analyze nta, analyze qpcr)
     analyze_potency,  # noqa: F401  (registers analyze potency, analyze combine)
     audit,
     coa,

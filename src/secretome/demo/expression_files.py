@@ -266,3 +266,240 @@ def nta_method_settings() -> dict[str, Any]:
         "cv_limit": 20.0,
         "min_videos": 3,
     }
+
+
+#: Genes on the demo's qPCR plate: reference genes first, then the pluripotency and senescence panels.
+REFERENCE_GENES = ("GAPDH", "ACTB", "B2M")
+TARGET_GENES = ("POU5F1", "SOX2", "NANOG", "CDKN2A", "CDKN1A")
+#: Cq of each gene in 10 ng cDNA of early-passage MSC (typical: abundant references, pluripotency genes late).
+BASE_CQ = {
+    "GAPDH": 17.8,
+    "ACTB": 16.9,
+    "B2M": 18.6,
+    "POU5F1": 31.2,
+    "SOX2": 32.4,
+    "NANOG": 33.1,
+    "CDKN2A": 27.3,
+    "CDKN1A": 23.9,
+}
+#: log2 fold per passage after the calibrator's (senescence genes rise with passage; domain section 2.4).
+LOG2_FOLD_PER_PASSAGE = {"CDKN2A": 0.28, "CDKN1A": 0.18, "POU5F1": -0.05, "SOX2": -0.04, "NANOG": -0.06}
+CALIBRATOR = "MCB P2 CPD 6.1"
+CALIBRATOR_PASSAGE = 2
+
+
+@dataclass(frozen=True)
+class ExpressionSample:
+    """One producer-cell sample on the qPCR plate and its true fold changes over the calibrator."""
+
+    name: str
+    lot: str
+    passage: int
+    cpd: float
+    cdna_log2_offset: float
+    fold: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ExpressionTruth:
+    """The true expression the demo's qPCR plate is written from."""
+
+    calibrator: str
+    samples: tuple[ExpressionSample, ...]
+    replicate_sd: float = 0.08
+
+
+def expression_truth(rng: np.random.Generator, lots: list[tuple[str, int, float]]) -> ExpressionTruth:
+    """Producer cells of each ``(lot, passage, cpd)``: folds follow the passage, cDNA input varies +/-30 %."""
+    samples = []
+    for lot, passage, cpd in lots:
+        gap = passage - CALIBRATOR_PASSAGE
+        fold = {
+            gene: float(2 ** (LOG2_FOLD_PER_PASSAGE[gene] * gap + rng.normal(0, 0.15)))
+            for gene in TARGET_GENES
+        }
+        samples.append(
+            ExpressionSample(
+                name=f"{lot} P{passage} CPD {cpd:.1f}",
+                lot=lot,
+                passage=passage,
+                cpd=cpd,
+                cdna_log2_offset=float(rng.uniform(-0.4, 0.4)),
+                fold=fold,
+            )
+        )
+    return ExpressionTruth(calibrator=CALIBRATOR, samples=tuple(samples))
+
+
+def _well_name(index: int) -> str:
+    row, column = divmod(index, 24)
+    return f"{chr(ord('A') + row)}{column + 1}"
+
+
+def quantstudio_results(truth: ExpressionTruth, rng: np.random.Generator, run_end: datetime) -> bytes:
+    """A QuantStudio 7 Flex comparative-Ct text export (384 wells): ``[Sample Setup]`` and ``[Results]``.
+
+    Triplicates of every gene for the calibrator and each producer-cell sample, a no-RT control of each
+    sample for the reference genes and duplicate NTCs for every gene; SYBR Green, efficiencies 100 %.
+    """
+    reactions: list[tuple[str, str, str, float]] = []  # sample, gene, task, Cq (NaN: undetermined)
+    sources = [(truth.calibrator, 0.0, dict.fromkeys(TARGET_GENES, 1.0))] + [
+        (s.name, s.cdna_log2_offset, s.fold) for s in truth.samples
+    ]
+    for name, offset, fold in sources:
+        for gene in (*REFERENCE_GENES, *TARGET_GENES):
+            expected = BASE_CQ[gene] - offset - math.log2(fold.get(gene, 1.0))
+            for _ in range(3):
+                reactions.append((name, gene, "UNKNOWN", expected + float(rng.normal(0, truth.replicate_sd))))
+    for name, offset, _ in sources[1:]:
+        for gene in REFERENCE_GENES:
+            # Residual genomic DNA: 12-15 cycles after the +RT sample, or nothing.
+            late = BASE_CQ[gene] - offset + float(rng.uniform(12.0, 15.0))
+            reactions.append((f"{name} noRT", gene, "UNKNOWN", late if late < 40 else math.nan))
+    for gene in (*REFERENCE_GENES, *TARGET_GENES):
+        for _ in range(2):
+            reactions.append(("NTC", gene, "NTC", math.nan))
+    if len(reactions) > 384:
+        raise ValueError(f"truth: {len(reactions)} reactions do not fit a 384-well plate")
+    header = [
+        "* Block Type = 384-Well Block",
+        "* Chemistry = SYBR_GREEN",
+        "* Experiment Barcode = NA",
+        "* Experiment Comments = Producer-cell pluripotency and senescence panel",
+        f"* Experiment File Name = D:\\QC\\qPCR\\{run_end:%Y%m%d}_MSC_expression.eds",
+        f"* Experiment Name = {run_end:%Y%m%d}_MSC_expression",
+        f"* Experiment Run End Time = {run_end:%Y-%m-%d %I:%M:%S %p} UTC",
+        "* Experiment Type = Comparative C\u0442 (\u0394\u0394C\u0442)",
+        "* Experiment User Name = QC analyst",
+        "* Instrument Name = QS7FLEX-01",
+        "* Instrument Serial Number = 278880042",
+        "* Instrument Type = QuantStudio(TM) 7 Flex System",
+        "* Passive Reference = ROX",
+        "* Quantification Cycle Method = Ct",
+        "* Signal Smoothing On = true",
+        "* Stage/ Cycle where Analysis is performed = Stage 2, Step 2",
+        "",
+    ]
+    setup = [
+        "[Sample Setup]",
+        "\t".join(
+            [
+                "Well",
+                "Well Position",
+                "Sample Name",
+                "Sample Color",
+                "Biogroup Name",
+                "Biogroup Color",
+                "Target Name",
+                "Target Color",
+                "Task",
+                "Reporter",
+                "Quencher",
+                "Quantity",
+                "Comments",
+            ]
+        ),
+    ]
+    results = [
+        "[Results]",
+        "\t".join(
+            [
+                "Well",
+                "Well Position",
+                "Omit",
+                "Sample Name",
+                "Target Name",
+                "Task",
+                "Reporter",
+                "Quencher",
+                "CT",
+                "Ct Mean",
+                "Ct SD",
+                "Automatic Ct Threshold",
+                "Ct Threshold",
+                "Automatic Baseline",
+                "Baseline Start",
+                "Baseline End",
+                "Comments",
+                "Amp Score",
+                "Cq Conf",
+            ]
+        ),
+    ]
+    groups: dict[tuple[str, str], list[float]] = {}
+    for name, gene, _, cq in reactions:
+        groups.setdefault((name, gene), []).append(cq)
+    for index, (name, gene, task, cq) in enumerate(reactions):
+        well = _well_name(index)
+        setup.append(
+            f'{index + 1}\t{well}\t{name}\t"RGB(0,0,255)"\t\t\t{gene}\t"RGB(176,23,31)"\t{task}\tSYBR\tNone\t\t'
+        )
+        determined = [c for c in groups[(name, gene)] if math.isfinite(c)]
+        mean = f"{np.mean(determined):.3f}" if determined else ""
+        sd = f"{np.std(determined, ddof=1):.3f}" if len(determined) > 1 else ""
+        ct = f"{cq:.3f}" if math.isfinite(cq) else "Undetermined"
+        results.append(
+            "\t".join(
+                [
+                    str(index + 1),
+                    well,
+                    "false",
+                    name,
+                    gene,
+                    task,
+                    "SYBR",
+                    "None",
+                    ct,
+                    mean,
+                    sd,
+                    "true",
+                    "0.200",
+                    "true",
+                    "3",
+                    "15",
+                    "",
+                    f"{1.2 if math.isfinite(cq) else 0.0:.3f}",
+                    f"{0.98 if math.isfinite(cq) else 0.0:.3f}",
+                ]
+            )
+        )
+    lines = [*header, *setup, "", *results, ""]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def qpcr_method_settings() -> dict[str, Any]:
+    """Settings of the demo's qPCR method: Livak fold changes normalised to three reference genes."""
+    return {
+        "reference_genes": list(REFERENCE_GENES),
+        "calibrator": CALIBRATOR,
+        "method": "livak",
+        "ntc_samples": ["NTC"],
+        "no_rt_suffix": " noRT",
+        "sd_limit": 0.3,
+        "ntc_cq_limit": 35.0,
+        "no_rt_min_delta": 5.0,
+        "attributes": {"cdkn2a-fold": "CDKN2A", "cdkn1a-fold": "CDKN1A", "pou5f1-fold": "POU5F1"},
+        "alert_fold": 2.0,
+    }
+
+
+@dataclass(frozen=True)
+class DemoExpressionFiles:
+    """Everything the demo imports for EVs and gene expression: file name -> bytes, and the truths."""
+
+    nta: dict[str, bytes]
+    qpcr: dict[str, bytes]
+    ev_truths: dict[str, EvTruth]
+    expression: ExpressionTruth
+
+
+def demo_expression_files(
+    rng: np.random.Generator, lots: list[tuple[str, int, float]], when: datetime
+) -> DemoExpressionFiles:
+    """One NanoSight file per lot (``<lot>-ExperimentSummary.csv``) and one QuantStudio plate with the
+    producer cells of every lot (``<date>_MSC_expression.txt``). ``lots`` are ``(lot, passage, CPD)``."""
+    truths = {lot: ev_truth(rng, lot) for lot, _, _ in lots}
+    nta = {f"{lot}-ExperimentSummary.csv": nta_experiment_summary(t, rng, when) for lot, t in truths.items()}
+    expression = expression_truth(rng, lots)
+    qpcr = {f"{when:%Y%m%d}_MSC_expression.txt": quantstudio_results(expression, rng, when)}
+    return DemoExpressionFiles(nta=nta, qpcr=qpcr, ev_truths=truths, expression=expression)

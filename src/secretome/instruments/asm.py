@@ -161,11 +161,32 @@ def _rows_of(doc: Mapping[str, Any], context: Mapping[str, Any]) -> Iterator[tup
     for key, raw in doc.items():
         if _is_quantity(raw) and not key.endswith("setting"):
             yield identifier, make(key, raw, base_analyte)
-    for processed in _first_list(doc, "processed data aggregate document", "processed data document"):
-        if isinstance(processed, dict):
-            for key, raw in processed.items():
-                if _is_quantity(raw) and not key.endswith("setting"):
-                    yield identifier, make(key, raw, base_analyte)
+    processed_docs = [
+        p
+        for p in _first_list(doc, "processed data aggregate document", "processed data document")
+        if isinstance(p, dict)
+    ]
+    for processed in processed_docs:
+        for key, raw in processed.items():
+            if _is_quantity(raw) and not key.endswith("setting"):
+                yield identifier, make(key, raw, base_analyte)
+    # allotropy leaves the Cq out of a well the software called "Undetermined"; the well still ran, and a
+    # no-template control or a replicate without amplification is a result, so it becomes a NaN row.
+    undetermined = not any(key.startswith("cycle threshold result") for p in processed_docs for key in p)
+    if processed_docs and "target DNA description" in doc and undetermined:
+        yield (
+            identifier,
+            Measurement(
+                "cycle threshold",
+                math.nan,
+                "(unitless)",
+                sample,
+                well,
+                plate,
+                base_analyte,
+                ("Undetermined",),
+            ),
+        )
     for analyte_doc in _first_list(doc, "analyte aggregate document", "analyte document"):
         if not isinstance(analyte_doc, dict):
             continue

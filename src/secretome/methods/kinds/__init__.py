@@ -5,4 +5,5 @@ from __future__ import annotations
 
 from secretome.methods.kinds import cell_count  # noqa: F401
 from secretome.methods.kinds import nta  # noqa: F401
+from secretome.methods.kinds import qpcr  # noqa: F401
 from secretome.methods.kinds import relative_potency  # noqa: F401
