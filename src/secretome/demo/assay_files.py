@@ -8,6 +8,9 @@ running the method kind gives the true values back within the simulated noise; t
 - :func:`gen5_vegf_elisa`: an Agilent BioTek Gen5 3.x text export of a VEGF-A sandwich ELISA (absorbance at
   450 nm), with standards in duplicate, the unconditioned-medium blank and each lot's CM in duplicate.
 - :func:`vegf_elisa_settings`: the ``standard-curve`` settings that analyse it.
+- :func:`xponent_panel`: a Luminex xPONENT 4.2 batch CSV of a five-analyte MSC secretome panel (HGF, IL-6,
+  IL-8, MCP-1, TIMP-1) with seven standards, the background and each lot's CM in duplicate.
+- :func:`panel_settings`: the ``standard-curve`` settings that analyse it.
 """
 
 from __future__ import annotations
@@ -211,6 +214,221 @@ def vegf_elisa_settings(attribute: str = "vegf", normalisation: str = "per_ml") 
         "blank_wells": "fit",
         "medium_blank": MEDIUM_BLANK,
         "below_lloq": "lloq",
+        "concentration_unit": "pg/mL",
+        "normalisation": normalisation,
+    }
+
+
+#: The demo's multiplex panel: analyte -> (specification attribute, top standard in pg/mL, bead region,
+#: curve inflection in pg/mL). Standards are a four-fold series of seven from the top standard.
+PANEL: dict[str, tuple[str, float, int, float]] = {
+    "HGF": ("hgf", 20000.0, 18, 2500.0),
+    "IL-6": ("il6", 20000.0, 26, 1800.0),
+    "IL-8": ("il8", 20000.0, 34, 2200.0),
+    "MCP-1": ("mcp1", 20000.0, 42, 2000.0),
+    "TIMP-1": ("timp1", 80000.0, 54, 9000.0),
+}
+#: Typical basal MSC-CM concentrations (pg/mL, serum-free, 48 h) the demo lots scatter around.
+PANEL_TYPICAL = {"HGF": 1500.0, "IL-6": 12000.0, "IL-8": 4000.0, "MCP-1": 5000.0, "TIMP-1": 60000.0}
+#: Median fluorescence of the lowest and highest plateau, and the Hill slope, of every analyte's curve.
+MFI_BOTTOM, MFI_TOP, MFI_HILL = 18.0, 24000.0, 1.05
+
+
+def panel_standards() -> dict[str, dict[str, float]]:
+    """Standard concentrations per analyte, keyed by the sample names of the plate (``Standard1``..7)."""
+    return {
+        analyte: {f"Standard{k + 1}": top / 4.0**k for k in range(7)}
+        for analyte, (_, top, _, _) in PANEL.items()
+    }
+
+
+def _xponent_block(data_type: str, rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
+    lines = [_csv("DataType:", data_type), _csv(*header)]
+    lines += [_csv(*row) for row in rows]
+    lines.append("")
+    return lines
+
+
+def _csv(*cells: str) -> str:
+    return ",".join(f'"{c}"' for c in cells)
+
+
+def xponent_panel(
+    lots: Mapping[str, Mapping[str, float]],
+    rng: np.random.Generator,
+    *,
+    dilution: float = 10.0,
+    cv: float = 0.05,
+    low_bead_wells: Sequence[str] = (),
+) -> PlateFile:
+    """A Luminex xPONENT 4.2 (MAGPIX) batch CSV of the :data:`PANEL` for ``lots`` (lot -> analyte -> true
+    pg/mL in the CM; analytes left out are at :data:`PANEL_TYPICAL`).
+
+    Wells are read column by column (A1, B1, ... H1, A2 ...): ``Background0`` and the seven standards in
+    duplicate, then each lot's CM, diluted ``dilution``-fold, in duplicate. Median fluorescence follows each
+    analyte's 4PL with multiplicative noise ``cv``; bead counts are 80-120 per region, except in
+    ``low_bead_wells`` (20-30: below the usual minimum of 50). The returned layout is None-equivalent: the
+    wells are identified by their sample names, as multiplex exports are.
+    """
+    if not lots:
+        raise ValueError("lots: name at least one lot with its true values")
+    if not (dilution >= 1 and math.isfinite(dilution)):
+        raise ValueError(f"dilution: must be at least 1, not {dilution}")
+    if not 0 <= cv < 0.5:
+        raise ValueError(f"cv: must lie in [0, 0.5), not {cv}")
+    for lot, values in lots.items():
+        for analyte, value in values.items():
+            if analyte not in PANEL:
+                raise ValueError(f"lots: {analyte!r} of {lot} is not in the panel ({', '.join(PANEL)})")
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"lots: {analyte} of {lot} must be a non-negative number")
+    standards = panel_standards()
+    samples: list[tuple[str, dict[str, float]]] = []
+    for name in ("Background0", *standards["HGF"]):
+        well_values = {a: standards[a].get(name, 0.0) for a in PANEL}
+        samples += [(name, well_values), (name, well_values)]
+    for lot, values in lots.items():
+        well_values = {a: values.get(a, PANEL_TYPICAL[a]) / dilution for a in PANEL}
+        samples += [(lot, well_values), (lot, well_values)]
+    if len(samples) > 96:
+        raise ValueError(f"lots: {len(lots)} lots do not fit on one 96-well plate")
+    order = [f"{row}{column}" for column in range(1, 13) for row in "ABCDEFGH"]
+    analytes = list(PANEL)
+    median_rows, net_rows, count_rows, dilution_rows = [], [], [], []
+    low = set(low_bead_wells)
+    for index, ((sample, values), well) in enumerate(zip(samples, order, strict=False), start=1):
+        location = f"{index}(1,{well})"
+        medians, counts = [], []
+        for analyte in analytes:
+            _, _, _, inflection = PANEL[analyte]
+            mean = four_pl(values[analyte], MFI_BOTTOM, MFI_TOP, inflection, MFI_HILL)
+            medians.append(max(mean * (1.0 + cv * float(rng.standard_normal())), 1.0))
+            counts.append(int(rng.integers(20, 31)) if well in low else int(rng.integers(80, 121)))
+        total = str(sum(counts) + int(rng.integers(50, 150)))
+        median_rows.append([location, sample, *(f"{m:.1f}" for m in medians), total])
+        net_rows.append([location, sample, *(f"{m - MFI_BOTTOM:.1f}" for m in medians), total])
+        count_rows.append([location, sample, *(str(c) for c in counts), total])
+        is_lot = sample in lots
+        dilution_rows.append([location, sample, *([f"{dilution:g}"] if is_lot else [])])
+    header = ["Location", "Sample", *analytes, "Total Events"]
+    lines = [
+        _csv("Program", "xPONENT", "", "MAGPIX"),
+        _csv("Build", "4.2.1324.0"),
+        _csv("Date", "12/2/2026", "9:40 AM"),
+        "",
+        _csv("SN", "MAGPX21104707"),
+        _csv("Batch", "MSC-CM secretome panel"),
+        _csv("Version", "1"),
+        _csv("Operator", "analyst"),
+        _csv("ComputerName", "MAGPIX-QC"),
+        _csv("Country Code", "409"),
+        _csv("ProtocolName", "MSC-CM 5-plex"),
+        _csv("ProtocolVersion", "1"),
+        _csv("ProtocolDescription", ""),
+        _csv("ProtocolDevelopingCompany", ""),
+        _csv("SampleVolume", "50 uL"),
+        _csv("SampleWash", "Off"),
+        _csv("BatchStartTime", "12/2/2026 8:55:12 AM"),
+        _csv("BatchStopTime", "12/2/2026 9:38:40 AM"),
+        _csv("BatchDescription", "<None>"),
+        _csv("ProtocolPlate", "Name", "96-well", "Type", "96", "Plates", "1"),
+        _csv("ProtocolMicrosphere", "Map", "MagPlex", "Type", "MagPlex", "Count", str(len(analytes))),
+        _csv("ProtocolReporterGain", "N/A"),
+        _csv("ProtocolAnalysis", "Off"),
+        _csv("NormBead", "None"),
+        _csv("ProtocolHeater", "Off"),
+        "",
+        _csv("Most Recent Calibration and Verification Results:"),
+        _csv("Last CAL Calibration", "Passed 12/1/2026 9:13:06 AM"),
+        _csv("Last VER Verification", "Passed 12/2/2026 7:06:41 AM"),
+        _csv("Last Fluidics Test", "Passed 12/2/2026 7:08:01 AM"),
+        _csv(""),
+        _csv("CALInfo:"),
+        _csv("Calibrator"),
+        _csv("Lot", "ExpirationDate", "CalibrationTime", "Result", "MachineSerialNo"),
+        _csv("C03633", "8/29/2027", "12/1/2026 9:13:06 AM", "Pass", "MAGPX21104707"),
+        "",
+        "",
+        _csv("Samples", str(len(samples)), "Min Events", "50", "Per Bead"),
+        "",
+        _csv("Results"),
+        "",
+    ]
+    lines += _xponent_block("Median", median_rows, header)
+    lines += _xponent_block("Net MFI", net_rows, header)
+    lines += _xponent_block("Count", count_rows, header)
+    lines += [
+        _csv("DataType:", "Units"),
+        _csv("Analyte:", *analytes),
+        _csv("BeadID:", *(str(PANEL[a][2]) for a in analytes)),
+        _csv("Units:", *("pg/mL" for _ in analytes)),
+        "",
+        _csv("DataType:", "Per Bead Count"),
+        _csv("Analyte:", *analytes),
+        _csv("BeadID:", *(str(PANEL[a][2]) for a in analytes)),
+        _csv("Per Bead:", *("50" for _ in analytes)),
+        "",
+    ]
+    lines += _xponent_block("Dilution Factor", dilution_rows, ["Location", "Sample", "Dilution Factor"])
+    lines += [
+        "",
+        _csv("DataType:", "Analysis Types"),
+        _csv("Analyte:", *analytes),
+        _csv("AnalysisType", *("None" for _ in analytes)),
+        "",
+        _csv("DataType:", "Audit Logs"),
+        _csv("UserId", "Date", "Message"),
+        "",
+        _csv("DataType:", "Warnings/Errors"),
+        _csv("Location", "Status", "Message"),
+        *(
+            _csv(
+                f"1,{well}",
+                "Ok",
+                "The acquisition had at least one region that did not reach the specified count.",
+            )
+            for well in sorted(low)
+        ),
+        "",
+        "-- CRC --",
+        _csv("CRC32", "0"),
+    ]
+    content = ("\r\n".join(lines) + "\r\n").encode("ascii")
+    layout = _panel_layout(samples, order, lots, dilution)
+    return PlateFile("secretome-panel-xponent.csv", content, layout)
+
+
+def _panel_layout(
+    samples: Sequence[tuple[str, Mapping[str, float]]],
+    order: Sequence[str],
+    lots: Mapping[str, Mapping[str, float]],
+    dilution: float,
+) -> PlateLayout:
+    wells: dict[str, WellAssignment] = {}
+    for (sample, _), well in zip(samples, order, strict=False):
+        if sample == "Background0":
+            wells[well] = WellAssignment(WellRole.BLANK, sample)
+        elif sample in lots:
+            wells[well] = WellAssignment(WellRole.UNKNOWN, sample, dilution)
+        else:
+            # The level of a standard is per analyte (see panel_standards); the layout names the standard.
+            wells[well] = WellAssignment(WellRole.STANDARD, sample, panel_standards()["HGF"][sample])
+    return PlateLayout(name="MSC-CM 5-plex (demo)", plate_format=96, wells=wells, unit="pg/mL")
+
+
+def panel_settings(dilution: float = 10.0, normalisation: str = "per_ml") -> dict[str, Any]:
+    """``standard-curve`` settings for the panel of :func:`xponent_panel` (standards by sample name)."""
+    return {
+        "analytes": {analyte: attribute for analyte, (attribute, _, _, _) in PANEL.items()},
+        "response": "median fluorescence",
+        "model": "5pl",
+        "weighting": "1/y^2",
+        "blank_wells": "fit",
+        "standards": panel_standards(),
+        "assay_blanks": ["Background0"],
+        "dilution": dilution,
+        "below_lloq": "lloq",
+        "min_bead_count": 50,
         "concentration_unit": "pg/mL",
         "normalisation": normalisation,
     }

@@ -35,7 +35,7 @@ from secretome.analysis.panels import (
 from secretome.analysis.weighting import WEIGHTINGS
 from secretome.domain.plate_layout import WellRole, normalise_well
 from secretome.methods.base import Decisions, KindOutcome, MethodInput, Reportable, RunContext
-from secretome.methods.kinds._plots import svg
+from secretome.methods.kinds._plots import quiet_log_axis, svg
 from secretome.methods.registry import register
 
 ENGINE = "secretome.analysis.doseresponse.CurveFitter + secretome.analysis.panels.quantify"
@@ -479,9 +479,11 @@ def _plot_curve(curve: _Curve, unit: str) -> tuple[str, str]:
     from matplotlib.figure import Figure
 
     fit = curve.fit
-    figure = Figure(figsize=(6.4, 4.4), layout="constrained")
+    figure = Figure(figsize=(6.4, 4.4))
+    figure.subplots_adjust(left=0.11, right=0.97, bottom=0.12, top=0.92)
     ax = figure.subplots()
     fit.plot(ax)
+    quiet_log_axis(ax)
     for sample, quantity in curve.samples.items():
         for reading in quantity.readings:
             if reading.concentration is None:
@@ -514,7 +516,8 @@ def _plot_residuals(curve: _Curve, unit: str) -> tuple[str, str]:
     from matplotlib.figure import Figure
 
     fit = curve.fit
-    figure = Figure(figsize=(6.4, 2.6), layout="constrained")
+    figure = Figure(figsize=(6.4, 2.6))
+    figure.subplots_adjust(left=0.11, right=0.97, bottom=0.2, top=0.87)
     ax = figure.subplots()
     positive = fit.dose[fit.dose > 0]
     edge = float(positive.min()) / 2 if positive.size else 1.0
@@ -527,6 +530,7 @@ def _plot_residuals(curve: _Curve, unit: str) -> tuple[str, str]:
             shown[~used], fit.residuals()[~used], color="lightgrey", s=14, label="excluded by outlier rule"
         )
     ax.set_xscale("log")
+    quiet_log_axis(ax)
     ax.set_xlabel(f"concentration ({unit})")
     ax.set_ylabel("observed - fitted")
     ax.set_title(f"{curve.analyte} residuals ({curve.inp.label})", fontsize=9)
