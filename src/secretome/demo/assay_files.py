@@ -11,6 +11,11 @@ running the method kind gives the true values back within the simulated noise; t
 - :func:`xponent_panel`: a Luminex xPONENT 4.2 batch CSV of a five-analyte MSC secretome panel (HGF, IL-6,
   IL-8, MCP-1, TIMP-1) with seven standards, the background and each lot's CM in duplicate.
 - :func:`panel_settings`: the ``standard-curve`` settings that analyse it.
+- :func:`gen5_ido_kynurenine`: a Gen5 export of the IDO assay (kynurenine by Ehrlich's reagent at 490 nm)
+  and :func:`ido_settings`.
+- :func:`angiogenesis_table`: an Angiogenesis Analyzer (ImageJ) results table of a tube-formation assay and
+  :func:`angiogenesis_settings`.
+- :func:`scratch_table`: a scratch wound-area table over time and :func:`wound_settings`.
 """
 
 from __future__ import annotations
@@ -106,6 +111,7 @@ def gen5_text(
     *,
     wavelength: int = 450,
     experiment: str = "VEGF_ELISA",
+    plate_id: str = "Plate 1",
     date: str = "12/1/2026",
     time: str = "10:15:00 AM",
     serial_number: str = "21031715",
@@ -124,7 +130,7 @@ def gen5_text(
         "",
         "",
         "",
-        "Plate Number\tPlate 1",
+        f"Plate Number\t{plate_id}",
         f"Date\t{date}",
         f"Time\t{time}",
         "Reader Type:\tSynergy H1",
@@ -432,3 +438,205 @@ def panel_settings(dilution: float = 10.0, normalisation: str = "per_ml") -> dic
         "concentration_unit": "pg/mL",
         "normalisation": normalisation,
     }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# IDO activity: kynurenine by Ehrlich's reagent
+# ---------------------------------------------------------------------------------------------------------
+#: Kynurenine standards (uM) of the IDO plate, and the straight line absorbance follows at 490 nm.
+KYNURENINE_STANDARDS = (1.5625, 3.125, 6.25, 12.5, 25.0, 50.0, 100.0)
+KYNURENINE_LINE = (0.042, 0.0106)
+#: The IDO assay culture: IFN-gamma-primed MSCs per well, supernatant volume and hours.
+IDO_CULTURE = {"cells": 1.0e5, "volume_ml": 0.2, "hours": 48.0}
+
+
+def ido_layout(lots: Sequence[str], dilution: float = 1.0) -> PlateLayout:
+    """Kynurenine standards and the zero standard (blank) in duplicate in columns 1-2; each lot's supernatant
+    in duplicate from column 3 on."""
+    wells: dict[str, WellAssignment] = {}
+    rows = "ABCDEFGH"
+    for index, level in enumerate(KYNURENINE_STANDARDS):
+        for column in (1, 2):
+            wells[f"{rows[index]}{column}"] = WellAssignment(WellRole.STANDARD, f"STD{index + 1}", level)
+    for column in (1, 2):
+        wells[f"H{column}"] = WellAssignment(WellRole.BLANK, "BLK")
+    pairs = [(r, c) for r in rows for c in (3, 5, 7, 9, 11)]
+    if len(lots) > len(pairs):
+        raise ValueError(f"lots: at most {len(pairs)} lots fit on one plate")
+    for lot, (row, column) in zip(lots, pairs, strict=False):
+        for offset in (0, 1):
+            wells[f"{row}{column + offset}"] = WellAssignment(WellRole.UNKNOWN, lot, dilution)
+    return PlateLayout(name="IDO kynurenine (demo)", plate_format=96, wells=wells, unit="uM")
+
+
+def gen5_ido_kynurenine(
+    lots: Mapping[str, float], rng: np.random.Generator, *, sd: float = 0.004, dilution: float = 1.0
+) -> PlateFile:
+    """A Gen5 export of the IDO assay for ``lots`` (lot -> true IDO activity, nmol kynurenine per 10^6 cells
+    per hour, in the culture of :data:`IDO_CULTURE`). Absorbance at 490 nm is linear in kynurenine with
+    additive noise ``sd``."""
+    _check_lots(lots)
+    layout = ido_layout(list(lots), dilution)
+    intercept, slope = KYNURENINE_LINE
+    per_activity = IDO_CULTURE["cells"] / 1e6 * IDO_CULTURE["hours"] / IDO_CULTURE["volume_ml"]
+    absorbance: dict[str, float] = {}
+    for well, assignment in layout.wells.items():
+        if assignment.role is WellRole.STANDARD:
+            kynurenine = float(assignment.level or 0.0)
+        elif assignment.role is WellRole.BLANK:
+            kynurenine = 0.0
+        else:
+            kynurenine = lots[assignment.name] * per_activity / dilution
+        absorbance[well] = round(intercept + slope * kynurenine + sd * float(rng.standard_normal()), 3)
+    content = gen5_text(absorbance, layout, wavelength=490, experiment="IDO_kynurenine", time="2:40:00 PM")
+    return PlateFile("ido-kynurenine-gen5.txt", content, layout)
+
+
+def ido_settings(attribute: str = "ido_activity") -> dict[str, Any]:
+    """``ido-activity`` settings for :func:`gen5_ido_kynurenine`."""
+    return {
+        "attribute": attribute,
+        "response": "absorbance",
+        "wavelength": 490,
+        "model": "linear",
+        "culture": "assay",
+        **IDO_CULTURE,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Angiogenesis: Angiogenesis Analyzer results table
+# ---------------------------------------------------------------------------------------------------------
+#: Mean total tube length (pixels) of the VEGF positive control and the basal-medium control.
+TUBE_LENGTH = {"VEGF": 12500.0, "basal": 4200.0}
+ANGIOGENESIS_HEADER = (
+    "Image Name",
+    "Analysed area",
+    "Nb extrem.",
+    "Nb nodes",
+    "Nb Junctions",
+    "Nb master junction",
+    "Nb master segments",
+    "Tot. master segments lenght",
+    "Nb meshes",
+    "Tot.meshes area",
+    "Nb peaces",
+    "Nb segments",
+    "Nb branches",
+    "Nb isol. seg.",
+    "Tot. lenght",
+    "Tot. branching lenght",
+    "Tot. segments lenght",
+    "Tot. branches lenght",
+    "Tot. isol. branches lenght",
+    "Branching interval",
+    "Mesh index",
+    "Mean Mesh Size",
+)
+
+
+def angiogenesis_table(
+    lots: Mapping[str, float], rng: np.random.Generator, *, wells_per_group: int = 3, cv: float = 0.06
+) -> PlateFile:
+    """An Angiogenesis Analyzer "Stat Results Table" (ImageJ CSV, row numbers first) for ``lots`` (lot -> true
+    total tube length in % of the VEGF control), with the VEGF and basal-medium controls; images are named
+    ``<group>_<replicate>.tif``. The network's other figures follow the tube length."""
+    _check_lots(lots)
+    if wells_per_group < 2:
+        raise ValueError("wells_per_group: at least 2 wells per group")
+    groups = {**TUBE_LENGTH, **{lot: TUBE_LENGTH["VEGF"] * pct / 100 for lot, pct in lots.items()}}
+    lines = [",".join([" ", *ANGIOGENESIS_HEADER])]
+    row = 0
+    for group, mean_length in groups.items():
+        for replicate in range(1, wells_per_group + 1):
+            row += 1
+            length = mean_length * (1 + cv * float(rng.standard_normal()))
+            junctions = round(length / 95 * (1 + 0.05 * float(rng.standard_normal())))
+            meshes = round(length / 260 * (1 + 0.08 * float(rng.standard_normal())))
+            segments = round(junctions * 1.3)
+            branches = round(junctions * 0.45)
+            master = round(junctions * 0.5)
+            cells = [
+                f"{group}_{replicate}.tif",
+                "1310720",
+                str(round(branches * 1.2)),
+                str(round(junctions * 3.1)),
+                str(junctions),
+                str(master),
+                str(round(master * 1.4)),
+                f"{length * 0.62:.0f}",
+                str(meshes),
+                f"{meshes * 5200:.0f}",
+                str(round(branches * 0.3) + 2),
+                str(segments),
+                str(branches),
+                str(round(branches * 0.2)),
+                f"{length:.0f}",
+                f"{length * 0.93:.0f}",
+                f"{length * 0.71:.0f}",
+                f"{length * 0.22:.0f}",
+                f"{length * 0.07:.0f}",
+                f"{length / max(junctions, 1):.3f}",
+                f"{meshes * 5200 / 1310720:.4f}",
+                f"{5200 * (1 + 0.1 * float(rng.standard_normal())):.1f}",
+            ]
+            lines.append(",".join([str(row), *cells]))
+    return PlateFile("angiogenesis-analyzer.csv", ("\n".join(lines) + "\n").encode("ascii"), _no_layout())
+
+
+def _no_layout() -> PlateLayout:
+    # Image tables carry no plate layout; a one-well placeholder keeps PlateFile's shape.
+    return PlateLayout(
+        name="images (no plate layout)", plate_format=96, wells={"A1": WellAssignment(WellRole.EXCLUDED)}
+    )
+
+
+def angiogenesis_settings(attribute: str = "angiogenesis") -> dict[str, Any]:
+    """``angiogenesis`` settings for :func:`angiogenesis_table`: total tube length, % of the VEGF control."""
+    return {
+        "attribute": attribute,
+        "metric": "total tube length",
+        "positive_control": "VEGF",
+        "negative_control": "basal",
+        "baseline": "none",
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Wound healing: scratch areas over time
+# ---------------------------------------------------------------------------------------------------------
+#: Closure of the control medium at 24 h (%), and the imaging times (h).
+CONTROL_CLOSURE_24H = 45.0
+SCRATCH_HOURS = (0.0, 6.0, 12.0, 18.0, 24.0)
+
+
+def scratch_table(
+    lots: Mapping[str, float], rng: np.random.Generator, *, wells_per_group: int = 3, noise: float = 0.02
+) -> PlateFile:
+    """A scratch wound-area table for ``lots`` (lot -> true closure at 24 h in % of the control medium's),
+    with the control medium; closure grows linearly in time, areas in um^2 with relative noise ``noise``."""
+    _check_lots(lots)
+    groups = {
+        "control": CONTROL_CLOSURE_24H,
+        **{lot: CONTROL_CLOSURE_24H * pct / 100 for lot, pct in lots.items()},
+    }
+    lines = ["Well,Sample,Time (h),Area (um^2)"]
+    rows = "ABCDEFGH"
+    for g, (group, closure_24) in enumerate(groups.items()):
+        for replicate in range(wells_per_group):
+            well = f"{rows[g % 8]}{replicate + 1 + 3 * (g // 8)}"
+            initial = 1.2e6 * (1 + 0.05 * float(rng.standard_normal()))
+            for hours in SCRATCH_HOURS:
+                closure = closure_24 * hours / 24.0
+                area = (
+                    initial
+                    * (1 - closure / 100)
+                    * (1 + (noise * float(rng.standard_normal()) if hours else 0.0))
+                )
+                lines.append(f"{well},{group},{hours:g},{area:.0f}")
+    return PlateFile("scratch-areas.csv", ("\r\n".join(lines) + "\r\n").encode("ascii"), _no_layout())
+
+
+def wound_settings(attribute: str = "wound_healing") -> dict[str, Any]:
+    """``wound-healing`` settings for :func:`scratch_table`: closure at 24 h relative to control medium."""
+    return {"attribute": attribute, "control": "control", "at_hours": 24.0, "report": "relative_closure"}

@@ -1,5 +1,10 @@
+# ruff: noqa: I001  (one import line per kind, so kinds added side by side merge cleanly)
 """The built-in method kinds; each module registers its kind on import (one import line per kind)."""
 
 from __future__ import annotations
 
 from secretome.methods.kinds import standard_curve  # noqa: F401
+from secretome.methods.kinds import ido_activity  # noqa: F401
+from secretome.methods.kinds import t_cell_suppression  # noqa: F401
+from secretome.methods.kinds import angiogenesis  # noqa: F401
+from secretome.methods.kinds import wound_healing  # noqa: F401
