@@ -14,6 +14,7 @@ import typer
 from secretome import __version__
 from secretome.cli import (
     analyze,
+    analyze_assays,  # noqa: F401  (registers analyze ido, suppression, angiogenesis, wound, panel)
     analyze_curve,  # noqa: F401  (registers analyze curve)
     analyze_potency,  # noqa: F401  (registers analyze potency, analyze combine)
     audit,
