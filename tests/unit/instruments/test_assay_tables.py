@@ -22,7 +22,7 @@ ANGIOGENESIS_TSV = (
 )
 
 
-def test_an_angiogenesis_analyzer_table_with_its_original_spellings_is_read_per_image():
+def test_an_angiogenesis_analyzer_table_with_its_original_spellings_is_read_per_image() -> None:
     content = ANGIOGENESIS_TSV.encode()
     assert detect(content, "stats.xls").name == "imagej-angiogenesis"
     reading = read(content, "stats.xls")
@@ -33,7 +33,7 @@ def test_an_angiogenesis_analyzer_table_with_its_original_spellings_is_read_per_
     assert {m.well for m in reading.measurements} == {"B3", "B4"}
 
 
-def test_an_angiogenesis_table_with_a_word_for_a_number_names_the_line():
+def test_an_angiogenesis_table_with_a_word_for_a_number_names_the_line() -> None:
     bad = ANGIOGENESIS_TSV.replace("\t12512\t", "\tn/a-ish\t")
     with pytest.raises(ReaderError, match=r"\(line 2\).*Tot\. lenght"):
         read(bad.encode(), "stats.xls")
@@ -47,7 +47,7 @@ HPLC = (
 )
 
 
-def test_an_hplc_peak_table_gives_areas_per_sample_and_peak():
+def test_an_hplc_peak_table_gives_areas_per_sample_and_peak() -> None:
     reading = read(HPLC.encode(), "peaks.csv")
     assert reading.format == "hplc-peak-table"
     assert reading.values("peak area", sample="MSC-CM-001", analyte="Kynurenine") == [31880.0]
@@ -58,7 +58,7 @@ def test_an_hplc_peak_table_gives_areas_per_sample_and_peak():
 SCRATCH = "Well,Sample,Time (h),Area (um^2)\nA1,control,0,1200000\nA1,control,12,930000\n"
 
 
-def test_a_scratch_area_table_puts_the_time_point_in_the_analyte():
+def test_a_scratch_area_table_puts_the_time_point_in_the_analyte() -> None:
     reading = read(SCRATCH.encode(), "scratch.csv")
     assert reading.format == "scratch-area"
     assert [(m.analyte, m.value, m.unit) for m in reading.measurements] == [
@@ -69,6 +69,6 @@ def test_a_scratch_area_table_puts_the_time_point_in_the_analyte():
     assert math.isnan(hours_of("450 nm"))
 
 
-def test_a_scratch_table_with_a_negative_area_names_the_line():
+def test_a_scratch_table_with_a_negative_area_names_the_line() -> None:
     with pytest.raises(ReaderError, match=r"\(line 3\)"):
         read((SCRATCH + "A1,control,24,-5\n").replace("930000", "-1").encode(), "scratch.csv")

@@ -3,6 +3,9 @@ built in the test: IDO activity, T-cell suppression, angiogenesis and wound heal
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -17,28 +20,36 @@ from secretome.demo.assay_files import (
 )
 from secretome.domain.plate_layout import PlateLayout, WellAssignment, WellRole
 from secretome.instruments.detect import read
-from secretome.methods.base import Decisions, LotContext, MethodInput, RunContext
+from secretome.methods.base import Decisions, KindOutcome, LotContext, MethodInput, RunContext
 from secretome.methods.registry import get_kind, kind_names
 from tests.unit.methods.plates import plate_input
 
 
-def context(lots) -> RunContext:
+def context(lots: Iterable[str]) -> RunContext:
     return RunContext(lots={lot: LotContext(lot) for lot in lots})
 
 
-def run(kind: str, content: bytes, filename: str, settings, lots, layout=None, decisions=None):
+def run(
+    kind: str,
+    content: bytes,
+    filename: str,
+    settings: Mapping[str, Any],
+    lots: Iterable[str],
+    layout: PlateLayout | None = None,
+    decisions: Decisions | None = None,
+) -> KindOutcome:
     reading = read(content, filename)
     inp = MethodInput(7, "a" * 64, filename, reading, layout, content)
     k = get_kind(kind)
     return k.analyse([inp], k.check_settings(settings), decisions or Decisions(), context(lots))
 
 
-def test_every_potency_kind_is_registered():
+def test_every_potency_kind_is_registered() -> None:
     assert {"ido-activity", "t-cell-suppression", "angiogenesis", "wound-healing"} <= set(kind_names())
 
 
 @pytest.mark.parametrize("seed", [11, 12])
-def test_ido_activity_from_the_demo_plate_gives_back_the_true_activity(seed):
+def test_ido_activity_from_the_demo_plate_gives_back_the_true_activity(seed: int) -> None:
     lots = {"MSC-CM-001": 1.2, "MSC-CM-002": 0.45, "MSC-CM-003": 0.02}
     plate = gen5_ido_kynurenine(lots, np.random.default_rng(seed))
     outcome = run("ido-activity", plate.content, plate.filename, ido_settings(), lots, plate.layout)
@@ -51,10 +62,11 @@ def test_ido_activity_from_the_demo_plate_gives_back_the_true_activity(seed):
     low = got["MSC-CM-003"]
     lloq = outcome.result["curve"]["lloq"]
     factor = IDO_CULTURE["volume_ml"] / (IDO_CULTURE["cells"] / 1e6) / IDO_CULTURE["hours"]
-    assert (low.qualifier, low.value) == ("<", pytest.approx(lloq * factor))
+    assert low.qualifier == "<"
+    assert low.value == pytest.approx(lloq * factor)
 
 
-def test_ido_activity_from_an_hplc_peak_table():
+def test_ido_activity_from_an_hplc_peak_table() -> None:
     lines = ["Sample Name,Peak Name,Area"]
     for level in (0.0, 5.0, 10.0, 25.0, 50.0, 100.0):
         for wiggle in (1.002, 0.998):
@@ -72,7 +84,7 @@ def test_ido_activity_from_an_hplc_peak_table():
     assert reportable.value == pytest.approx(kynurenine * 0.2 / 0.1 / 48, rel=1e-4)
 
 
-def suppression_plate():
+def suppression_plate() -> MethodInput:
     """Stimulated and unstimulated controls, a reference and a test lot at seven CM doses in duplicate."""
     doses = [0.78125, 1.5625, 3.125, 6.25, 12.5, 25.0, 50.0]
     wells: dict[str, WellAssignment] = {}
@@ -80,7 +92,7 @@ def suppression_plate():
 
     def readout(dose: float, ic50: float) -> float:
         inhibition = 2 + 90 / (1 + (ic50 / dose) ** 1.3)
-        return 0.1 + (1 - inhibition / 100) * 1.9  # absorbance: 2.0 stimulated, 0.1 unstimulated
+        return float(0.1 + (1 - inhibition / 100) * 1.9)  # absorbance: 2.0 stimulated, 0.1 unstimulated
 
     for row, (name, role, ic50) in zip(
         "AB", (("REF", WellRole.REFERENCE, 10.0), ("MSC-CM-001", WellRole.TEST, 5.0)), strict=True
@@ -98,7 +110,7 @@ def suppression_plate():
     return plate_input(responses, PlateLayout("suppression", 96, wells))
 
 
-def test_t_cell_suppression_reports_inhibition_ic50_and_relative_potency():
+def test_t_cell_suppression_reports_inhibition_ic50_and_relative_potency() -> None:
     kind = get_kind("t-cell-suppression")
     inp = suppression_plate()
     settings = kind.check_settings(
@@ -120,7 +132,7 @@ def test_t_cell_suppression_reports_inhibition_ic50_and_relative_potency():
     assert ic50.reportables[0].value == pytest.approx(5.0 / (90 / 48 - 1) ** (1 / 1.3), rel=5e-3)
 
 
-def test_t_cell_suppression_without_controls_is_refused_naming_the_setting():
+def test_t_cell_suppression_without_controls_is_refused_naming_the_setting() -> None:
     kind = get_kind("t-cell-suppression")
     inp = suppression_plate()
     with pytest.raises(ValueError, match=r"^stimulated:"):
@@ -130,19 +142,20 @@ def test_t_cell_suppression_without_controls_is_refused_naming_the_setting():
 
 
 @pytest.mark.parametrize("seed", [21, 22])
-def test_angiogenesis_from_the_demo_table_gives_back_percent_of_vegf(seed):
+def test_angiogenesis_from_the_demo_table_gives_back_percent_of_vegf(seed: int) -> None:
     lots = {"MSC-CM-001": 85.0, "MSC-CM-002": 55.0}
     table = angiogenesis_table(lots, np.random.default_rng(seed), wells_per_group=4, cv=0.04)
     outcome = run("angiogenesis", table.content, table.filename, angiogenesis_settings(), lots)
     got = {r.lot: r for r in outcome.reportables}
     for lot, pct in lots.items():
         assert got[lot].value == pytest.approx(pct, rel=0.1)
-        low, high = got[lot].interval
-        assert low < got[lot].value < high
+        interval, value = got[lot].interval, got[lot].value
+        assert interval is not None and value is not None
+        assert interval[0] < value < interval[1]
     assert outcome.result["groups"]["basal"]["fold_over_basal"]["value"] == pytest.approx(1.0)
 
 
-def test_excluding_an_image_leaves_it_out_and_changes_the_result():
+def test_excluding_an_image_leaves_it_out_and_changes_the_result() -> None:
     lots = {"MSC-CM-001": 85.0}
     table = angiogenesis_table(lots, np.random.default_rng(1))
     before = run("angiogenesis", table.content, table.filename, angiogenesis_settings(), lots)
@@ -155,7 +168,7 @@ def test_excluding_an_image_leaves_it_out_and_changes_the_result():
     assert len(after.result["groups"]["MSC-CM-001"]["values"]) == 2
 
 
-def test_wound_healing_from_the_demo_table_gives_back_closure_relative_to_control():
+def test_wound_healing_from_the_demo_table_gives_back_closure_relative_to_control() -> None:
     lots = {"MSC-CM-001": 140.0, "MSC-CM-002": 95.0}
     table = scratch_table(lots, np.random.default_rng(5), noise=0.01)
     outcome = run(
@@ -182,6 +195,6 @@ def test_wound_healing_from_the_demo_table_gives_back_closure_relative_to_contro
         ("wound-healing", {"attribute": "x", "speed": 1}, "speed"),
     ],
 )
-def test_bad_settings_name_the_setting(kind, settings, setting):
+def test_bad_settings_name_the_setting(kind: str, settings: dict[str, object], setting: str) -> None:
     with pytest.raises(ValueError, match=rf"^{setting}:"):
         get_kind(kind).check_settings(settings)

@@ -12,7 +12,7 @@ import pytest
 from secretome.demo.assay_files import VEGF_STANDARDS, gen5_vegf_elisa, vegf_elisa_settings
 from secretome.domain.plate_layout import PlateLayout, WellAssignment, WellRole
 from secretome.instruments.detect import read
-from secretome.methods.base import Decisions, LotContext, MethodInput, RunContext
+from secretome.methods.base import Decisions, KindOutcome, LotContext, MethodInput, Reportable, RunContext
 from secretome.methods.registry import get_kind, kind_names
 from tests.unit.methods.plates import plate_input
 
@@ -23,12 +23,14 @@ KIND = get_kind("standard-curve")
 def curve(concentration: float) -> float:
     if concentration == 0:
         return BOTTOM
-    return BOTTOM + (TOP - BOTTOM) / (1 + (INFLECTION / concentration) ** HILL)
+    return float(BOTTOM + (TOP - BOTTOM) / (1 + (INFLECTION / concentration) ** HILL))
 
 
 def inverse(response: float, p: dict[str, float]) -> float:
     """The 4PL solved for the concentration by hand: x = C / ((top - bottom) / (y - bottom) - 1)^(1 / hill)."""
-    return p["inflection"] / ((p["top"] - p["bottom"]) / (response - p["bottom"]) - 1) ** (1 / p["hill"])
+    return float(
+        p["inflection"] / ((p["top"] - p["bottom"]) / (response - p["bottom"]) - 1) ** (1 / p["hill"])
+    )
 
 
 def exact_plate(samples: dict[str, tuple[float, float]]) -> tuple[dict[str, float], PlateLayout]:
@@ -66,22 +68,22 @@ def run(
     decisions: Decisions | None = None,
     context: RunContext | None = None,
     **overrides: object,
-):
+) -> KindOutcome:
     inp = plate_input(responses, layout)
     ctx = context or RunContext(lots={lot: LotContext(lot) for lot in lots})
     return KIND.analyse([inp], KIND.check_settings(settings(**overrides)), decisions or Decisions(), ctx)
 
 
-def by_lot(outcome) -> dict[str, object]:
+def by_lot(outcome: KindOutcome) -> dict[str, Reportable]:
     return {r.lot: r for r in outcome.reportables}
 
 
-def test_the_kind_is_registered_by_name():
+def test_the_kind_is_registered_by_name() -> None:
     assert "standard-curve" in kind_names()
     assert KIND.input_families == ("plate_reader", "multiplex")
 
 
-def test_back_calculated_concentrations_match_the_hand_solved_4pl_and_the_truth_after_dilution():
+def test_back_calculated_concentrations_match_the_hand_solved_4pl_and_the_truth_after_dilution() -> None:
     responses, layout = exact_plate({"L1": (1600.0, 4.0), "L2": (250.0, 1.0), "L3": (5200.0, 10.0)})
     outcome = run(responses, layout, ["L1", "L2", "L3"])
     reported = by_lot(outcome)
@@ -96,7 +98,7 @@ def test_back_calculated_concentrations_match_the_hand_solved_4pl_and_the_truth_
     assert p["inflection"] == pytest.approx(INFLECTION, rel=1e-7)
 
 
-def test_below_lloq_reports_less_than_lloq_times_dilution_never_zero_or_half():
+def test_below_lloq_reports_less_than_lloq_times_dilution_never_zero_or_half() -> None:
     responses, layout = exact_plate({"L1": (40.0, 4.0)})  # 10 pg/mL in the well, below the 31.25 standard
     outcome = run(responses, layout, ["L1"])
     fit = outcome.result["curves"][0]["fit"]
@@ -104,11 +106,13 @@ def test_below_lloq_reports_less_than_lloq_times_dilution_never_zero_or_half():
     reportable = by_lot(outcome)["L1"]
     assert reportable.qualifier == "<"
     assert reportable.value == pytest.approx(31.25 * 4)
-    assert reportable.interval == (0.0, pytest.approx(125.0))
+    assert reportable.interval is not None
+    assert reportable.interval[0] == 0.0
+    assert reportable.interval[1] == pytest.approx(125.0)
     assert "below_lloq" in reportable.flags
 
 
-def test_half_lloq_is_imputed_only_when_the_setting_says_so_and_is_flagged():
+def test_half_lloq_is_imputed_only_when_the_setting_says_so_and_is_flagged() -> None:
     responses, layout = exact_plate({"L1": (40.0, 4.0)})
     reportable = by_lot(run(responses, layout, ["L1"], below_lloq="half_lloq"))["L1"]
     assert reportable.qualifier == "="
@@ -116,23 +120,24 @@ def test_half_lloq_is_imputed_only_when_the_setting_says_so_and_is_flagged():
     assert "imputed_half_lloq" in reportable.flags
 
 
-def test_response_below_the_lower_asymptote_is_still_less_than_lloq():
+def test_response_below_the_lower_asymptote_is_still_less_than_lloq() -> None:
     responses, layout = exact_plate({"L1": (100.0, 2.0)})
     for well, assignment in layout.wells.items():
         if assignment.name == "L1":
             responses[well] = BOTTOM * 0.5
     reportable = by_lot(run(responses, layout, ["L1"]))["L1"]
-    assert (reportable.qualifier, reportable.value) == ("<", pytest.approx(62.5))
+    assert reportable.qualifier == "<"
+    assert reportable.value == pytest.approx(62.5)
 
 
-def test_above_uloq_reports_greater_than_uloq_times_dilution():
+def test_above_uloq_reports_greater_than_uloq_times_dilution() -> None:
     responses, layout = exact_plate({"L1": (30000.0, 4.0)})  # 7500 pg/mL in the well, above 2000
     reportable = by_lot(run(responses, layout, ["L1"]))["L1"]
     assert reportable.qualifier == ">"
     assert reportable.value == pytest.approx(2000.0 * 4)
 
 
-def test_in_range_dilutions_are_averaged_and_out_of_range_ones_left_out():
+def test_in_range_dilutions_are_averaged_and_out_of_range_ones_left_out() -> None:
     layout_responses, layout = exact_plate({"L1": (1200.0, 2.0)})
     wells = dict(layout.wells)
     for well, dilution in (("B3", 4.0), ("B4", 4.0), ("C3", 1000.0), ("C4", 1000.0)):
@@ -147,7 +152,7 @@ def test_in_range_dilutions_are_averaged_and_out_of_range_ones_left_out():
     assert len(row["readings"]) == 3
 
 
-def test_medium_blank_is_subtracted_with_its_uncertainty_in_quadrature():
+def test_medium_blank_is_subtracted_with_its_uncertainty_in_quadrature() -> None:
     rng = np.random.default_rng(7)
     responses, layout = exact_plate({"medium": (300.0, 2.0), "L1": (1800.0, 2.0)})
     noisy = {w: v * (1 + 0.03 * rng.standard_normal()) for w, v in responses.items()}
@@ -160,11 +165,11 @@ def test_medium_blank_is_subtracted_with_its_uncertainty_in_quadrature():
     assert lot["se"] == pytest.approx(math.hypot(gross["se"], medium["se"]), rel=1e-12)
     reportable = by_lot(outcome)["L1"]
     assert reportable.value == pytest.approx(1500.0, rel=0.12)
-    assert reportable.interval is not None
+    assert reportable.interval is not None and reportable.value is not None
     assert reportable.interval[0] < reportable.value < reportable.interval[1]
 
 
-def test_normalisation_per_million_cells_per_24h_and_per_ug_protein_follow_the_formula():
+def test_normalisation_per_million_cells_per_24h_and_per_ug_protein_follow_the_formula() -> None:
     responses, layout = exact_plate({"L1": (1600.0, 4.0)})
     context = RunContext(
         lots={"L1": LotContext("L1", viable_cells=2.5e6, hours=48.0, volume_ml=10.0, protein_ug_per_ml=80.0)}
@@ -182,13 +187,13 @@ def test_normalisation_per_million_cells_per_24h_and_per_ug_protein_follow_the_f
     assert in_ng["L1"].unit == "ng/mL"
 
 
-def test_normalisation_without_the_conditioning_record_is_refused_naming_the_setting():
+def test_normalisation_without_the_conditioning_record_is_refused_naming_the_setting() -> None:
     responses, layout = exact_plate({"L1": (1600.0, 4.0)})
     with pytest.raises(ValueError, match=r"^normalisation: lot L1: volume_ml"):
         run(responses, layout, ["L1"], normalisation="per_million_cells_per_24h")
 
 
-def test_an_excluded_well_is_left_out_listed_with_its_reason_and_changes_the_result():
+def test_an_excluded_well_is_left_out_listed_with_its_reason_and_changes_the_result() -> None:
     responses, layout = exact_plate({"L1": (1600.0, 4.0)})
     responses["A3"] *= 1.3
     before = by_lot(run(responses, layout, ["L1"]))["L1"]
@@ -203,7 +208,7 @@ def test_an_excluded_well_is_left_out_listed_with_its_reason_and_changes_the_res
     assert wells["A3"]["excluded"] == "pipetting error"
 
 
-def test_the_outcome_is_deterministic_and_json_ready():
+def test_the_outcome_is_deterministic_and_json_ready() -> None:
     responses, layout = exact_plate({"L1": (1600.0, 4.0), "L2": (300.0, 2.0)})
     first = run(responses, layout, ["L1", "L2"])
     second = run(responses, layout, ["L1", "L2"])
@@ -228,12 +233,12 @@ def test_the_outcome_is_deterministic_and_json_ready():
         ({"recovery": [120, 80]}, "recovery"),
     ],
 )
-def test_bad_settings_are_refused_naming_the_setting(overrides, setting):
+def test_bad_settings_are_refused_naming_the_setting(overrides: dict[str, object], setting: str) -> None:
     with pytest.raises(ValueError, match=rf"^{setting}:"):
         KIND.check_settings(settings(**overrides))
 
 
-def test_a_plate_without_a_layout_is_refused():
+def test_a_plate_without_a_layout_is_refused() -> None:
     responses, _ = exact_plate({"L1": (1600.0, 4.0)})
     with pytest.raises(ValueError, match=r"^layout:"):
         KIND.analyse(
@@ -241,14 +246,14 @@ def test_a_plate_without_a_layout_is_refused():
         )
 
 
-def test_default_lot_takes_a_single_unmapped_sample():
+def test_default_lot_takes_a_single_unmapped_sample() -> None:
     responses, layout = exact_plate({"CM sample": (1600.0, 4.0)})
     outcome = run(responses, layout, [], context=RunContext(default_lot="L9"))
     assert [r.lot for r in outcome.reportables] == ["L9"]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_the_demo_gen5_elisa_read_back_gives_the_true_values_within_the_noise(seed):
+def test_the_demo_gen5_elisa_read_back_gives_the_true_values_within_the_noise(seed: int) -> None:
     lots = {"MSC-CM-001": 1500.0, "MSC-CM-002": 3200.0, "MSC-CM-003": 650.0, "MSC-CM-004": 20.0}
     plate = gen5_vegf_elisa(lots, np.random.default_rng(seed), cv=0.03)
     reading = read(plate.content, plate.filename)
@@ -266,7 +271,7 @@ def test_the_demo_gen5_elisa_read_back_gives_the_true_values_within_the_noise(se
     assert low.value is not None and low.value < 150.0
 
 
-def test_the_gen5_writer_refuses_bad_arguments_naming_them():
+def test_the_gen5_writer_refuses_bad_arguments_naming_them() -> None:
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match=r"^lots:"):
         gen5_vegf_elisa({}, rng)

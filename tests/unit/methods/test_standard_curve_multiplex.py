@@ -9,7 +9,7 @@ import pytest
 from secretome.demo.assay_files import PANEL, PANEL_TYPICAL, panel_settings, xponent_panel
 from secretome.instruments.detect import read
 from secretome.instruments.model import InstrumentReading, Measurement
-from secretome.methods.base import Decisions, LotContext, MethodInput, RunContext
+from secretome.methods.base import Decisions, KindOutcome, LotContext, MethodInput, RunContext
 from secretome.methods.registry import get_kind
 from tests.unit.instruments.samples import sample_bytes
 from tests.unit.methods.plates import multiplex_input
@@ -23,10 +23,12 @@ def mfi(analyte: str, concentration: float) -> float:
     bottom, top, inflection, hill = CURVES[analyte]
     if concentration == 0:
         return bottom
-    return bottom + (top - bottom) / (1 + (inflection / concentration) ** hill)
+    return float(bottom + (top - bottom) / (1 + (inflection / concentration) ** hill))
 
 
-def panel_rows(samples: dict[str, dict[str, float]], beads: dict[tuple[str, str], float] | None = None):
+def panel_rows(
+    samples: dict[str, dict[str, float]], beads: dict[tuple[str, str], float] | None = None
+) -> list[tuple[str, str, str, float, float]]:
     """Duplicates of the standards, Background0 and ``samples`` (name -> analyte -> concentration in the well),
     the duplicates +/-0.3 % around the curve."""
     rows = []
@@ -56,14 +58,16 @@ def settings(**overrides: object) -> dict[str, object]:
     return base
 
 
-def analyse(rows, lots, **overrides):
+def analyse(
+    rows: list[tuple[str, str, str, float, float]], lots: list[str], **overrides: object
+) -> KindOutcome:
     context = RunContext(lots={lot: LotContext(lot) for lot in lots})
     return KIND.analyse(
         [multiplex_input(rows, import_id=3)], KIND.check_settings(settings(**overrides)), Decisions(), context
     )
 
 
-def test_each_analyte_gets_its_own_curve_and_the_dilution_is_applied():
+def test_each_analyte_gets_its_own_curve_and_the_dilution_is_applied() -> None:
     rows = panel_rows({"L1": {"IL-6": 800.0, "IL-8": 2500.0}})
     outcome = analyse(rows, ["L1"], dilutions={"L1": 20})
     values = {r.attribute: r.value for r in outcome.reportables}
@@ -72,7 +76,7 @@ def test_each_analyte_gets_its_own_curve_and_the_dilution_is_applied():
     assert [c["analyte"] for c in outcome.result["curves"]] == ["IL-6", "IL-8"]
 
 
-def test_per_analyte_standard_concentrations_are_used_for_that_analyte():
+def test_per_analyte_standard_concentrations_are_used_for_that_analyte() -> None:
     rows = panel_rows({"L1": {"IL-6": 800.0, "IL-8": 800.0}})
     halved = {k: v / 2 for k, v in STANDARDS.items()}
     outcome = analyse(rows, ["L1"], standards={"IL-6": STANDARDS, "IL-8": halved})
@@ -81,7 +85,7 @@ def test_per_analyte_standard_concentrations_are_used_for_that_analyte():
     assert values["il8"] == pytest.approx(400.0, rel=1e-5)
 
 
-def test_a_well_under_the_bead_count_minimum_is_flagged_and_its_lot_value_carries_the_flag():
+def test_a_well_under_the_bead_count_minimum_is_flagged_and_its_lot_value_carries_the_flag() -> None:
     rows = panel_rows({"L1": {"IL-6": 800.0, "IL-8": 2500.0}}, beads={("A3", "IL-6"): 22.0})
     outcome = analyse(rows, ["L1"], min_bead_count=50)
     wells = {w["well"]: w for w in outcome.result["curves"][0]["wells"]}
@@ -94,7 +98,7 @@ def test_a_well_under_the_bead_count_minimum_is_flagged_and_its_lot_value_carrie
     assert [r.inputs for r in excluded.reportables if r.attribute == "il6"] == [("3:B3",)]
 
 
-def test_bead_fluorescence_cv_over_the_limit_flags_the_well():
+def test_bead_fluorescence_cv_over_the_limit_flags_the_well() -> None:
     inp = multiplex_input(panel_rows({"L1": {"IL-6": 800.0, "IL-8": 2500.0}}), import_id=3)
     extra = Measurement("coefficient of variation fluorescence", 85.0, "%", "L1", "B3", "", "IL-8")
     reading = InstrumentReading(
@@ -111,7 +115,7 @@ def test_bead_fluorescence_cv_over_the_limit_flags_the_well():
     assert wells["B3"]["flags"] == ["bead_cv_over_limit"]
 
 
-def test_the_fingerprint_names_every_analyte_of_every_lot_and_the_heatmap_is_drawn():
+def test_the_fingerprint_names_every_analyte_of_every_lot_and_the_heatmap_is_drawn() -> None:
     rows = panel_rows({"L1": {"IL-6": 800.0, "IL-8": 2500.0}, "L2": {"IL-6": 0.5, "IL-8": 1200.0}})
     outcome = analyse(rows, ["L1", "L2"])
     fingerprint = outcome.result["fingerprint"]
@@ -123,13 +127,13 @@ def test_the_fingerprint_names_every_analyte_of_every_lot_and_the_heatmap_is_dra
     assert outcome.plots[-1][0] == "panel heat-map"
 
 
-def test_an_analyte_missing_from_the_file_is_refused_naming_it():
+def test_an_analyte_missing_from_the_file_is_refused_naming_it() -> None:
     rows = panel_rows({"L1": {"IL-6": 800.0, "IL-8": 2500.0}})
     with pytest.raises(ValueError, match=r"^analytes: 'TNF-a'"):
         analyse(rows, ["L1"], analytes={"TNF-a": "tnf"})
 
 
-def test_a_real_xponent_export_gives_one_fitted_curve_per_analyte():
+def test_a_real_xponent_export_gives_one_fitted_curve_per_analyte() -> None:
     content = sample_bytes("luminex/xPONENT4.2_MAGPIX_Chul_IgG3_1.csv")
     reading = read(content, "xPONENT4.2_MAGPIX_Chul_IgG3_1.csv")
     # The export's Dilution Factor block gives the standards as a serum dilution series 1:100, 1:200 ...:
@@ -152,7 +156,7 @@ def test_a_real_xponent_export_gives_one_fitted_curve_per_analyte():
 
 
 @pytest.mark.parametrize("seed", [4, 5])
-def test_the_demo_xponent_panel_read_back_gives_the_true_values_within_the_noise(seed):
+def test_the_demo_xponent_panel_read_back_gives_the_true_values_within_the_noise(seed: int) -> None:
     truth = {
         "MSC-CM-001": {"HGF": 2400.0, "IL-6": 25000.0, "IL-8": 6000.0, "MCP-1": 3000.0, "TIMP-1": 90000.0},
         "MSC-CM-002": {"HGF": 900.0, "IL-6": 8000.0, "IL-8": 2500.0, "MCP-1": 9000.0, "TIMP-1": 45000.0},
