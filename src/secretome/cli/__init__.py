@@ -13,6 +13,7 @@ import typer
 
 from secretome import __version__
 from secretome.cli import (
+    analysis,
     analyze,
     analyze_assays,  # noqa: F401  (registers analyze ido, suppression, angiogenesis, wound, panel)
     analyze_curve,  # noqa: F401  (registers analyze curve)
@@ -115,6 +116,7 @@ def version() -> None:
 # The record-keeping groups come after the site commands in --help.
 culture.register(app)
 instruments.register(app)
+analysis.register(app, lot.app)
 app.add_typer(coa.app, name="coa")
 app.add_typer(quality.spec_app, name="spec")
 app.add_typer(quality.result_app, name="result")

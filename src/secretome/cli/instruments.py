@@ -39,6 +39,9 @@ def _read_file(path: Path) -> bytes:
 def inspect(
     path: Path = typer.Argument(..., help="The instrument file to read."),
     file_format: str | None = FORMAT_OPTION,
+    values: bool = typer.Option(
+        False, "--values", help="Add the tidy measurements (sample, well, value...)."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Read an instrument file without storing anything: format, instrument, run metadata, samples, counts."""
@@ -51,6 +54,8 @@ def inspect(
     except (ReaderError, ValueError) as exc:
         fail(str(exc))
     payload = reading.summary() | {"sha256": hashlib.sha256(content).hexdigest(), "size": len(content)}
+    if values:
+        payload["values"] = [m.to_dict() for m in reading.measurements]
 
     def render(p: dict[str, Any]) -> None:
         table = Table("", "", show_header=False)

@@ -46,14 +46,7 @@ class _Lineage:
             medium_lot="MED-2601",
             supplement_lot="HPL-2601",
         )
-        return g.record_harvest(
-            self.analyst,
-            "demo: P0 harvest",
-            passage_id=passage.pk,
-            cells_harvested=2.5e6,
-            harvested_at=when + dt.timedelta(days=10),
-            viability_percent=94,
-        )
+        return self._count(passage, 2.5e6, 94.0, when + dt.timedelta(days=10), "demo: P0 harvest")
 
     def seed(self, *, parent: Any = None, vial: Any = None, when: dt.datetime, vessels: int = 4) -> Any:
         """Seed at 3,000 cells/cm²: ``vessels`` T175 flasks from a harvest, or as many cm² as a vial fills."""
@@ -76,16 +69,43 @@ class _Lineage:
         )
 
     def harvest(self, passage: Any) -> Any:
-        from secretome.services import genealogy as g
 
         hours = PASSAGE_DAYS * 24
-        return g.record_harvest(
-            self.analyst,
+        cells = passage.cells_seeded * 2 ** (hours / self.doubling_time(passage.number))
+        return self._count(
+            passage,
+            cells,
+            95.0 - passage.number,
+            passage.seeded_at + dt.timedelta(hours=hours),
             "demo: harvest",
+        )
+
+    def _count(
+        self, passage: Any, viable_cells: float, viability: float, when: dt.datetime, reason: str
+    ) -> Any:
+        """The harvest as the lab records it: the cell suspension counted on the Vi-CELL BLU, the export
+        imported and linked to the passage, viable cells = viable density x suspension volume."""
+        from secretome.demo.instrument_files import CellCount, vi_cell_blu_csv
+        from secretome.services import genealogy as g
+
+        volume = 10.0 if viable_cells < 5e7 else 50.0
+        total_density = viable_cells / volume / 1e6 / (viability / 100)
+        sample = f"{self.donor.din[-6:]}-P{passage.number}"
+        stamp = when.strftime("%-m/%-d/%Y %H:%M:%S")
+        content = vi_cell_blu_csv([CellCount(sample, total_density, viability, stamp)])
+        name = f"vicell-{sample}-{when:%Y%m%d}.csv"
+        files = self.ctx.home / "instrument-files"
+        files.mkdir(parents=True, exist_ok=True)
+        (files / name).write_bytes(content)
+        self.ctx.summary.setdefault("generated_files", []).append(name)
+        return g.record_harvest_from_counter(
+            self.analyst,
+            reason,
             passage_id=passage.pk,
-            cells_harvested=passage.cells_seeded * 2 ** (hours / self.doubling_time(passage.number)),
-            harvested_at=passage.seeded_at + dt.timedelta(hours=hours),
-            viability_percent=95 - passage.number,
+            filename=name,
+            content=content,
+            harvested_at=when,
+            suspension_volume_ml=volume,
         )
 
     def grow(self, passage: Any, up_to: int) -> Any:

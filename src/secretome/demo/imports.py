@@ -14,15 +14,7 @@ from typing import Any
 import numpy as np
 
 from secretome.demo.context import DemoContext
-
-VI_CELL_HEADER = (
-    "Sample ID,Cell count,Viable cells,Total (x10^6) cells/mL,Viable (x10^6) cells/mL,Viability (%),"
-    "Average diameter (\u03bcm),Average viable diameter (\u03bcm),Average circularity,Average viable circularity,"
-    "Average cells per image,Average background intensity,Bubble count,Cluster count,Images for analysis,"
-    "Cell type,Minimum Diameter (\u03bcm),Maximum Diameter (\u03bcm),Images,Cell sharpness,Minimum circularity,"
-    "Decluster degree,Aspiration cycles,Viable spot brightness (%),Viable spot area (%),Mixing cycles,"
-    "Analysis date/time,Reanalysis date/time,Analysis by,Reanalysis by,Dilution,Wash,Tag"
-)
+from secretome.demo.instrument_files import CellCount, vi_cell_blu_csv
 
 #: ELISA standards (pg/mL) in columns 1-2, rows A-G; H1-H2 blanks; reference and test CM in columns 3-6.
 STANDARDS = [2000.0, 1000.0, 500.0, 250.0, 125.0, 62.5, 31.25]
@@ -30,18 +22,17 @@ DOSES = [1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125]
 
 
 def _vi_cell_blu(rng: np.random.Generator) -> bytes:
-    lines = [VI_CELL_HEADER]
+    counts = []
     for index in range(1, 4):
-        total = rng.uniform(1.2, 2.4)
-        viability = rng.uniform(92.0, 98.5)
-        viable = total * viability / 100
-        count = int(total * 2800)
-        lines.append(
-            f"MSC-P{index + 2},{count},{int(count * viability / 100)},{total:.2f},{viable:.2f},{viability:.1f},"
-            f"17.9,18.1,0.88,0.89,{count // 100},134,0,0,100,Mammalian,6,30,100,7,0.1,Medium,3,50,5,3,"
-            f"3/{index + 10}/2026 10:{10 + index}:00,,Vi-CELL,,1,Normal Wash,"
+        counts.append(
+            CellCount(
+                f"MSC-P{index + 2}",
+                rng.uniform(1.2, 2.4),
+                rng.uniform(92.0, 98.5),
+                f"3/{index + 10}/2026 10:{10 + index}:00",
+            )
         )
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    return vi_cell_blu_csv(counts)
 
 
 def _four_pl(

@@ -141,6 +141,7 @@ def release_panel() -> list[AttributeSpec]:
             "particles/mL",
             Criterion(CriterionKind.AT_LEAST, lower=D("1E9"), rule=ReportingRule(significant_digits=2)),
             category="extracellular vesicles",
+            analysis_kind="nta",
         ),
         AttributeSpec(
             "ev-size",
@@ -149,6 +150,7 @@ def release_panel() -> list[AttributeSpec]:
             "nm",
             Criterion(CriterionKind.RANGE, lower=D(50), upper=D(200), rule=ReportingRule(decimals=0)),
             category="extracellular vesicles",
+            analysis_kind="nta",
         ),
         AttributeSpec(
             "potency",
@@ -157,6 +159,7 @@ def release_panel() -> list[AttributeSpec]:
             "%",
             Criterion(CriterionKind.RANGE, lower=D(70), upper=D(143), rule=ReportingRule(decimals=0)),
             category="potency",
+            analysis_kind="relative-potency",
         ),
         AttributeSpec(
             "passage",
@@ -176,126 +179,6 @@ def release_panel() -> list[AttributeSpec]:
             category="culture history",
         ),
     ]
-
-
-# --- analyses ---------------------------------------------------------------------------------------
-
-
-def _elisa(rng: np.random.Generator, true_pg_ml: float) -> tuple[float, dict[str, Any]]:
-    """Fit a VEGF ELISA standard curve and back-calculate one sample (2-fold dilution)."""
-    from secretome.analysis import CurveFitter
-    from secretome.analysis.logistic import five_pl_inverse, four_pl
-
-    standards = np.array([15.6, 31.25, 62.5, 125, 250, 500, 1000, 2000])
-    dose = np.repeat(standards, 2)
-    od = four_pl(dose, 0.06, 2.9, 420.0, 1.15) * (1 + rng.normal(0, 0.025, dose.size))
-    fit = CurveFitter("4pl", "1/y^2").fit(dose, od)
-    p = fit.parameters
-    sample_od = float(four_pl(true_pg_ml / 2, 0.06, 2.9, 420.0, 1.15)) * (1 + rng.normal(0, 0.02))
-    measured = 2 * float(five_pl_inverse(sample_od, p["bottom"], p["top"], p["inflection"], p["hill"], 1.0))
-    grid = np.geomspace(standards.min(), standards.max(), 80)
-    plot = {
-        "title": f"VEGF-A ELISA standard curve (4PL, EC50 {p['inflection']:.0f} pg/mL)",
-        "x_label": "VEGF-A (pg/mL)",
-        "y_label": "OD 450-570 nm",
-        "log_x": True,
-        "series": [
-            {"label": "standards", "x": dose.tolist(), "y": od.tolist(), "style": "points"},
-            {"label": "4PL fit", "x": grid.tolist(), "y": fit.predict(grid).tolist(), "style": "line"},
-            {"label": "sample (1:2)", "x": [measured / 2], "y": [sample_od], "style": "points"},
-        ],
-    }
-    return measured, {"fit": fit.to_dict(), "plots": [plot]}
-
-
-def _elisa_from_plate(record: Any) -> tuple[float, dict[str, Any]]:
-    """VEGF-A of the test conditioned medium read off the imported ELISA plate: a 4PL fitted to the plate's
-    standards, the 1:2 test wells (layout level 0.5 of neat medium) back-calculated and multiplied by 2."""
-    from secretome.analysis import CurveFitter
-    from secretome.services import imports
-
-    tables = imports.tables_for_import(record, "absorbance")
-    standards = tables.standards
-    fit = CurveFitter("4pl", "1/y^2").fit(standards.concentration, standards.response)
-    potency = tables.potency
-    wells = [
-        i
-        for i, (name, level) in enumerate(zip(potency.preparation, potency.dose, strict=True))
-        if name == "TEST" and level == 0.5
-    ]
-    responses = potency.response[wells]
-    sample = fit.back_calculate(responses, sample="TEST", dilution=2.0)
-    if sample.concentration is None:
-        raise SystemExit(f"demo: the test wells of {record.filename} cannot be read off its standard curve")
-    grid = np.geomspace(standards.concentration.min(), standards.concentration.max(), 80)
-    plot = {
-        "title": f"VEGF-A ELISA standard curve (4PL, EC50 {fit.parameters['inflection']:.0f} pg/mL)",
-        "x_label": "VEGF-A (pg/mL)",
-        "y_label": "OD 450 nm",
-        "log_x": True,
-        "series": [
-            {
-                "label": "standards",
-                "x": standards.concentration.tolist(),
-                "y": standards.response.tolist(),
-                "style": "points",
-            },
-            {"label": "4PL fit", "x": grid.tolist(), "y": fit.predict(grid).tolist(), "style": "line"},
-            {
-                "label": "sample (1:2)",
-                "x": [sample.concentration / 2] * len(wells),
-                "y": responses.tolist(),
-                "style": "points",
-            },
-        ],
-    }
-    return sample.concentration, {"fit": fit.to_dict(), "sample": sample.to_dict(), "plots": [plot]}
-
-
-def _potency(rng: np.random.Generator, true_rp: float) -> tuple[Reading, dict[str, Any]]:
-    """Relative potency of the lot against the reference lot, 4PL parallel-curve, Fieller 95 % limits."""
-    from secretome.analysis.logistic import four_pl
-    from secretome.analysis.potency import ParallelCurveAssay
-
-    doses = np.array([1.25, 2.5, 5, 10, 20, 40, 80.0])  # % v/v conditioned medium
-    preparation, dose, response = [], [], []
-    for name, rp in (("reference", 1.0), ("lot", true_rp)):
-        for d in doses:
-            for _ in range(3):
-                preparation.append(name)
-                dose.append(d)
-                response.append(float(four_pl(d * rp, 2.0, 48.0, 10.0, 1.3)) + rng.normal(0, 0.9))
-    result = ParallelCurveAssay("reference", model="4pl").fit(preparation, dose, response)
-    estimate = result.potency("lot")
-    low, high = estimate.ci.low, estimate.ci.high
-    percent = D(f"{100 * estimate.relative_potency:.1f}")
-    interval = None
-    if low is not None and high is not None:
-        interval = (D(f"{100 * low:.1f}"), D(f"{100 * high:.1f}"))
-    x = np.asarray(dose)
-    labels = np.asarray(preparation)
-    grid = np.geomspace(doses.min(), doses.max(), 80)
-    series: list[dict[str, Any]] = []
-    for name in ("reference", "lot"):
-        mask = labels == name
-        series.append({"label": name, "x": x[mask].tolist(), "y": np.asarray(response)[mask].tolist()})
-        series.append(
-            {"label": None, "x": grid.tolist(), "y": result.predict(name, grid).tolist(), "style": "line"}
-        )
-    plot = {
-        "title": f"Relative potency {percent} % (parallel 4PL)",
-        "x_label": "conditioned medium (% v/v)",
-        "y_label": "kynurenine (µM)",
-        "log_x": True,
-        "series": series,
-    }
-    summary = {
-        "relative_potency": estimate.relative_potency,
-        "ci": [low, high],
-        "valid": result.valid,
-        "suitability": result.suitability.status,
-    }
-    return Reading(percent, interval=interval), {"potency": summary, "plots": [plot]}
 
 
 # --- the lots ---------------------------------------------------------------------------------------
@@ -321,66 +204,63 @@ def _specifications(ctx: DemoContext, lots: list[Any]) -> None:
     ctx.say(f"Specifications approved by QA (signed): {', '.join(sorted({lot.product for lot in lots}))}")
 
 
-def _imported(ctx: DemoContext, lot: Any) -> dict[str, Any]:
-    """The import step's records that hold this lot's QC data: its identity panel (an FCS file imported for
-    the lot) and the ELISA plate read alongside it. Empty for other lots, or when the step did not run."""
-    from secretome.db.imports.models import InstrumentImport
-
-    hashes = ctx.summary.get("imports", {}).get("raw_files", {})
-    records = {
-        role: InstrumentImport.objects.select_related("raw_file", "lot").get(raw_file__sha256=sha256)
-        for role, sha256 in hashes.items()
-        if role in ("elisa_plate", "identity_panel")
+def _outside_report(lot: Any, rng: np.random.Generator) -> tuple[dict[str, str], bytes]:
+    """The QC laboratory's report of the tests the demo does not model as instrument files (compendial safety
+    tests, pH, osmolality, BCA protein, and the flow cytometry facility's identity percentages, gated by the
+    facility): the values, and the report as a document the manual results attach."""
+    values = {
+        "cd73": f"{rng.uniform(97, 99.8):.1f}",
+        "cd90": f"{rng.uniform(97, 99.8):.1f}",
+        "cd105": f"{rng.uniform(95.5, 99):.1f}",
+        "cd34": f"{rng.uniform(0.1, 1.2):.1f}",
+        "cd45": f"{rng.uniform(0.1, 1.0):.1f}",
+        "cd14": f"{rng.uniform(0.1, 0.9):.1f}",
+        "cd19": f"{rng.uniform(0.1, 0.6):.1f}",
+        "hla-dr": f"{rng.uniform(0.2, 1.4):.1f}",
+        "sterility": "no growth",
+        "mycoplasma": "not detected",
+        "endotoxin": "< 0.50",
+        "appearance": "complies",
+        "ph": f"{rng.uniform(7.15, 7.45):.2f}",
+        "osmolality": f"{rng.uniform(285, 320):.0f}",
+        "protein": f"{rng.uniform(140, 320):.0f}",
     }
-    panel = records.get("identity_panel")
-    return records if panel is not None and panel.lot_id == lot.pk else {}
+    lines = [
+        f"QC laboratory report for lot {lot.number}",
+        "Identity: flow cytometry facility report (percent positive, gated by the facility; FCS files not supplied)",
+        "Safety: Ph. Eur. 2.6.27 sterility, 2.6.7 mycoplasma NAT, 2.6.14 LAL",
+        "Quality: pH meter, freezing-point osmometer, BCA protein",
+        "",
+        *(f"{code}\t{value}" for code, value in values.items()),
+    ]
+    return values, ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def _panel_markers(record: Any) -> set[str]:
-    """Attribute codes of the markers an FCS panel measured (channel "CD73-PE" -> "cd73")."""
-    return {channel.rsplit("-", 1)[0].lower() for channel in record.metadata.get("channels", [])}
-
-
-def _results(ctx: DemoContext, lot: Any, rng: np.random.Generator, potency_rp: float) -> dict[str, Any]:
+def _results(ctx: DemoContext, lot: Any, rng: np.random.Generator) -> None:
+    """The lot's manual results, each attaching the stored report it is transcribed from, and the culture
+    history read from the genealogy record."""
     from secretome.services import release
     from secretome.services.genealogy import trace
 
     ana = ctx.users["ana"]
-    imported = _imported(ctx, lot)
-    panel = imported.get("identity_panel")
-    measured = _panel_markers(panel) if panel is not None else set()
     chain = trace(lot)
     passage = lot.conditioning_run.passage.number
     tested = lot.collected_at + dt.timedelta(days=2)
-    manual = [
-        ("cd73", f"{rng.uniform(97, 99.8):.1f}"),
-        ("cd90", f"{rng.uniform(97, 99.8):.1f}"),
-        ("cd105", f"{rng.uniform(95.5, 99):.1f}"),
-        ("cd34", f"{rng.uniform(0.1, 1.2):.1f}"),
-        ("cd45", f"{rng.uniform(0.1, 1.0):.1f}"),
-        ("cd14", f"{rng.uniform(0.1, 0.9):.1f}"),
-        ("cd19", f"{rng.uniform(0.1, 0.6):.1f}"),
-        ("hla-dr", f"{rng.uniform(0.2, 1.4):.1f}"),
-        ("sterility", "no growth"),
-        ("mycoplasma", "not detected"),
-        ("endotoxin", "< 0.50"),
-        ("appearance", "complies"),
-        ("ph", f"{rng.uniform(7.15, 7.45):.2f}"),
-        ("osmolality", f"{rng.uniform(285, 320):.0f}"),
-        ("protein", f"{rng.uniform(140, 320):.0f}"),
-        ("ev-concentration", f"{rng.uniform(2, 9):.1f}e9"),
-        ("ev-size", f"{rng.uniform(95, 140):.0f}"),
-    ]
-    for code, text in manual:
-        # Identity percentages are gated from the imported panel: the result names its FCS file.
+    values, report = _outside_report(lot, rng)
+    name = f"qc-report-{lot.number}.txt"
+    for code, text in values.items():
         release.add_result(
             ana,
-            "demo: QC result",
+            "demo: transcribed from the QC laboratory report",
             lot.number,
             code,
             text,
             tested_at=tested,
-            instrument_import=panel if code in measured else None,
+            raw_file=name,
+            document=(name, report),
+            comment="flow cytometry facility report; not gated in Secretome"
+            if code.startswith(("cd", "hla"))
+            else "",
         )
     release.add_result(
         ana,
@@ -388,7 +268,6 @@ def _results(ctx: DemoContext, lot: Any, rng: np.random.Generator, potency_rp: f
         lot.number,
         "passage",
         Reading(D(passage)),
-        source="analysis",
         raw_file=f"secretome lot trace {lot.number}",
         tested_at=tested,
     )
@@ -399,41 +278,20 @@ def _results(ctx: DemoContext, lot: Any, rng: np.random.Generator, potency_rp: f
         lot.number,
         "senescence",
         "complies" if not flags else "does not comply",
-        source="analysis",
+        raw_file=f"secretome lot trace {lot.number}",
         comment=", ".join(flags),
         tested_at=tested,
     )
-    plate = imported.get("elisa_plate")
-    if plate is not None:
-        vegf, elisa = _elisa_from_plate(plate)
-    else:
-        vegf, elisa = _elisa(rng, float(rng.uniform(900, 2600)))
-    release.add_result(
-        ana,
-        "demo: ELISA plate fitted",
-        lot.number,
-        "vegf",
-        Reading(D(f"{vegf:.4g}")),
-        source="analysis",
-        raw_file="" if plate is not None else f"elisa-{lot.number}.csv",
-        instrument_import=plate,
-        analysis=elisa,
-        tested_at=tested,
-    )
-    reading, potency = _potency(rng, potency_rp)
-    release.add_result(
-        ana,
-        "demo: potency assay fitted",
-        lot.number,
-        "potency",
-        reading,
-        source="analysis",
-        raw_file=f"ido-{lot.number}.csv",
-        analysis=potency,
-        tested_at=tested,
-    )
-    assert reading.value is not None
-    return {"potency": format_number(ReportingRule(decimals=0).apply(reading.value))}
+
+
+def _potency_shown(lot: Any) -> str:
+    """The lot's relative potency as reported (rounded as the specification rounds it)."""
+    from secretome.services.release.lots import current_results
+
+    result = current_results(lot).get("potency")
+    if result is None or not result.value:
+        return "-"
+    return format_number(ReportingRule(decimals=0).apply(D(result.value)))
 
 
 def _decide(ctx: DemoContext, lot: Any) -> tuple[str, str]:
@@ -498,15 +356,25 @@ def release_lots(ctx: DemoContext) -> None:
     if not lots:
         ctx.say("Release: no lots to test (the genealogy step makes them)")
         return
+    from secretome.demo import analyses
+
     _specifications(ctx, lots)
     rng = np.random.default_rng(20260301)
     out = ctx.home / "coa"
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    # The second lot's potency assay comes out low: an OOS that the investigation confirms.
-    for index, lot in enumerate(lots):
-        rp = 0.46 if index == 1 else float(rng.uniform(0.85, 1.2))
-        shown = _results(ctx, lot, rng, rp)
+    # The second lot's conditioned medium is weak: an OOS potency that the investigation confirms.
+    potencies = {
+        lot.number: 0.46 if index == 1 else float(rng.uniform(0.85, 1.2)) for index, lot in enumerate(lots)
+    }
+    for lot in lots:
+        _results(ctx, lot, rng)
+    analyses.approve_methods(ctx)
+    analyses.analyse_potency(ctx, lots, potencies)
+    analyses.analyse_ev(ctx, lots)
+    analyses.verify_lots(ctx, lots)
+    for lot in lots:
+        shown = {"potency": _potency_shown(lot)}
         verdict, why = _decide(ctx, lot)
         if verdict == "released":
             certificate = certificates.issue_certificate(

@@ -440,6 +440,13 @@ class AttributeSpec:
     category: str = ""
     release_test: bool = True
     note: str = ""
+    #: The analysis method kind that computes this attribute ("standard-curve", "relative-potency", ...);
+    #: empty for manual attributes. A computed attribute takes results only from accepted analysis runs.
+    analysis_kind: str = ""
+
+    @property
+    def computed(self) -> bool:
+        return bool(self.analysis_kind)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", self.code):
@@ -459,6 +466,8 @@ class AttributeSpec:
             "category": self.category,
             "release_test": self.release_test,
             "note": self.note,
+            # Only when set, so the content (and hash) of manual attributes is what it always was.
+            **({"analysis_kind": self.analysis_kind} if self.analysis_kind else {}),
         }
 
     @classmethod
@@ -472,6 +481,7 @@ class AttributeSpec:
             category=payload.get("category", ""),
             release_test=bool(payload.get("release_test", True)),
             note=payload.get("note", ""),
+            analysis_kind=payload.get("analysis_kind", ""),
         )
 
 

@@ -214,9 +214,15 @@ class MethodKind(Protocol):
     defaults and raises ``ValueError`` naming the setting that is wrong. ``analyse`` must be deterministic.
     """
 
-    name: str
-    title: str
-    input_families: tuple[str, ...]
+    # Read-only members, so a kind may declare them as plain class attributes of narrower types.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def input_families(self) -> tuple[str, ...]: ...
 
     def check_settings(self, settings: Mapping[str, Any]) -> dict[str, Any]: ...
 

@@ -25,6 +25,7 @@ from secretome.db.quality.models import Certificate
 from secretome.domain.canonical import canonical_json, sha256_hex
 from secretome.domain.lot_lifecycle import LotState
 from secretome.domain.roles import Role
+from secretome.services.analyses import verify_lot
 from secretome.services.audit import record_event, require_reason
 from secretome.services.errors import GuardFailed, NotFound
 from secretome.services.release.lots import (
@@ -129,6 +130,7 @@ def certificate_content(lot: Lot, number: str, issued_at: Any, issuer: User) -> 
                 "analyst": None if row["result"] is None else row["result"]["analyst"],
                 # The instrument import (raw file name and SHA-256) the result comes from, when linked.
                 "raw_data": None if row["result"] is None else row["result"].get("instrument_import"),
+                "analysis_run": None if row["result"] is None else row["result"].get("analysis_run"),
             }
             for row in status["attributes"]
         ],
@@ -195,9 +197,25 @@ def _plot_svg(plot: dict[str, Any]) -> str:
 
 
 def plots_of(lot: Lot) -> list[dict[str, str]]:
-    """The plots stored with the lot's current analysis results (standard curves, potency), as SVG."""
+    """The plots stored with the lot's current analysis results (standard curves, potency), as SVG: the
+    first plot of each accepted analysis run behind a result, and plots stored with older results."""
     plots = []
+    runs_seen: set[int] = set()
     for result in current_results(lot).values():
+        run = result.analysis_run
+        if run is not None:
+            if run.pk not in runs_seen:
+                runs_seen.add(run.pk)
+                first = run.plots.order_by("position").first()
+                if first is not None:
+                    encoded = base64.b64encode(first.svg.encode("utf-8")).decode("ascii")
+                    plots.append(
+                        {
+                            "title": f"{first.title} ({run.number})",
+                            "src": "data:image/svg+xml;base64," + encoded,
+                        }
+                    )
+            continue
         analysis = analysis_of(result)
         for plot in (analysis or {}).get("plots", []):
             plots.append({"title": plot.get("title", result.attribute.name), "src": _plot_svg(plot)})
@@ -250,8 +268,21 @@ def issue_certificate(actor: User, reason: str, lot_number: str) -> Certificate:
     previous = Certificate.objects.filter(lot=lot).order_by("-issued_at", "-pk").first()
     sequence = Certificate.objects.filter(lot=lot).count() + 1
     number = f"COA-{lot.number}-{sequence:02d}"
+    # The certificate states that its computed numbers were recomputed from the raw files at issue, so any
+    # raw file altered or lost since the analysis stops the certificate, naming the result it breaks.
+    verification = verify_lot(lot)
+    if not verification.ok:
+        raise GuardFailed(
+            f"lot {lot_number}: certificate refused, computed results do not recompute from their raw data: "
+            + "; ".join(verification.failures())
+        )
     issued_at = timezone.now().replace(microsecond=0)
     content = certificate_content(lot, number, issued_at, actor)
+    content["recomputed"] = {
+        "statement": verification.statement(),
+        "verified": verification.verified,
+        "computed_results": len(verification.results),
+    }
     pdf = render_pdf(content, plots_of(lot))
     content_json = canonical_json(content)
     file_name = f"{number}.pdf"

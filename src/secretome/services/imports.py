@@ -401,3 +401,31 @@ def tables_for_import(
         if row.well and row.well not in responses:
             responses[row.well] = math.nan if row.value is None else row.value
     return layouts.layout_tables(layout_of(layout_record), responses)
+
+
+def store_document(actor: Actor, filename: str, content: bytes) -> RawFile:
+    """Keep a document behind a manual result (a sterility report, a certificate of a reagent) exactly as
+    received, content-addressed like instrument files; the same bytes are stored once. Call inside the use
+    case's transaction."""
+    user = actor if isinstance(actor, User) else None
+    if user is None:
+        raise ServiceError("documents are stored by a user account")
+    if not content:
+        raise ServiceError(f"document: {filename} is empty")
+    sha256 = sha256_of(content)
+    existing = RawFile.objects.filter(sha256=sha256).first()
+    if existing is not None:
+        return existing
+    in_database = len(content) <= DATABASE_LIMIT_BYTES
+    raw = RawFile.objects.create(
+        sha256=sha256,
+        size=len(content),
+        original_name=filename[:255],
+        content=content if in_database else None,
+        stored_in="database" if in_database else "directory",
+        received_at=timezone.now(),
+        received_by=user,
+    )
+    if not in_database:
+        transaction.on_commit(lambda: _write_raw(sha256, content))
+    return raw

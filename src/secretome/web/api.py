@@ -92,3 +92,9 @@ api.add_router("/genealogy", genealogy_router)
 from secretome.web.api_release import router as release_router  # noqa: E402
 
 api.add_router("/release", release_router)
+
+from secretome.web.api_analyses import imports_router  # noqa: E402
+from secretome.web.api_analyses import router as analyses_router  # noqa: E402
+
+api.add_router("/analyses", analyses_router)
+api.add_router("/imports", imports_router)

@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, path
 
-from secretome.web import genealogy, release, views
+from secretome.web import analyses, genealogy, release, views
 from secretome.web import imports as instrument_imports
 from secretome.web.api import api
 
@@ -66,6 +66,12 @@ urlpatterns = [
         release.certificate_download,
         name="release_certificate_pdf",
     ),
+    path("analyses/", analyses.run_list, name="analysis_runs"),
+    path("analyses/methods/", analyses.method_list, name="analysis_methods"),
+    path("analyses/<str:number>/", analyses.run_detail, name="analysis_run"),
+    path("analyses/<str:number>/exclude/", analyses.run_exclude, name="analysis_run_exclude"),
+    path("analyses/<str:number>/accept/", analyses.run_accept, name="analysis_run_accept"),
+    path("analyses/<str:number>/return/", analyses.run_return, name="analysis_run_return"),
     path("imports/", instrument_imports.import_list, name="import_list"),
     path("imports/preview/", instrument_imports.import_preview, name="import_preview"),
     path("imports/new/", instrument_imports.import_create, name="import_create"),

@@ -88,6 +88,9 @@ class SpecificationAttribute(models.Model):
     significant_digits = models.PositiveSmallIntegerField(null=True, blank=True)
     release_test = models.BooleanField(default=True)
     note = models.TextField(blank=True, help_text="e.g. the K/M derivation of an endotoxin limit")
+    analysis_kind = models.CharField(
+        max_length=40, blank=True, help_text="the analysis method kind that computes it; empty when manual"
+    )
 
     class Meta:
         ordering = ["specification", "position"]
@@ -118,6 +121,7 @@ class SpecificationAttribute(models.Model):
             category=self.category,
             release_test=self.release_test,
             note=self.note,
+            analysis_kind=self.analysis_kind,
         )
 
 
@@ -165,6 +169,22 @@ class Result(models.Model):
         help_text="the instrument import (raw file) the value comes from",
     )
     analysis_json = models.TextField(blank=True, help_text="canonical JSON of the analysis behind the value")
+    analysis_run = models.ForeignKey(
+        "analyses.AnalysisRun",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="results",
+        help_text="the accepted analysis run that computed the value",
+    )
+    document = models.ForeignKey(
+        "imports.RawFile",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="quality_results",
+        help_text="a stored document behind a manual result (content-addressed like raw files)",
+    )
     comment = models.TextField(blank=True)
     analyst = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     tested_at = models.DateTimeField()
@@ -214,6 +234,12 @@ class Result(models.Model):
         raw_data = self.raw_data()
         if raw_data is not None:
             content["instrument_import"] = raw_data
+        if self.analysis_run_id is not None:
+            content["analysis_run"] = self.analysis_run.number  # type: ignore[union-attr]
+        if self.document_id is not None:
+            document = self.document
+            assert document is not None
+            content["document"] = {"file_name": document.original_name, "sha256": document.sha256}
         return content
 
 

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from secretome.methods.kinds import cell_count  # noqa: F401
+from secretome.methods.kinds import nta  # noqa: F401
+from secretome.methods.kinds import relative_potency  # noqa: F401
 from secretome.methods.kinds import standard_curve  # noqa: F401
 from secretome.methods.kinds import ido_activity  # noqa: F401
 from secretome.methods.kinds import t_cell_suppression  # noqa: F401

@@ -420,6 +420,8 @@ def add_result(
     tested_at: dt.datetime | None = None,
     retest_of: int | None = None,
     comment: str = "",
+    analysis_run: Any = None,
+    document: tuple[str, bytes] | None = None,
 ) -> Result:
     """Record a result; an out-of-specification result of a release test opens a phase I investigation.
 
@@ -427,6 +429,11 @@ def add_result(
     nothing is overwritten. ``instrument_import`` links the result to the import (and so the raw file) its
     value comes from: the import record, its id, or its raw file's SHA-256; ``raw_file`` is free text for
     references that are not imports.
+
+    An attribute the specification says is computed (it names an analysis kind) takes results only from an
+    accepted analysis run: ``analysis_run`` is set by :func:`secretome.services.analyses.accept_run`, and any
+    other call is refused. A manual result may attach ``document`` (file name, bytes), stored
+    content-addressed like instrument files.
     """
     require_role(actor, *RESULT_ROLES)
     require_reason(reason)
@@ -446,6 +453,21 @@ def add_result(
         raise NotFound(
             f"attribute {attribute_code!r} is not in specification {record_id(disposition.specification)}"
         ) from None
+    if attribute.analysis_kind and analysis_run is None:
+        raise GuardFailed(
+            f"{attribute_code} is computed by a {attribute.analysis_kind} analysis method: its result comes only "
+            "from an accepted analysis run (secretome analysis run IMPORT --method METHOD, then analysis accept)"
+        )
+    if analysis_run is not None and analysis_run.method.kind != attribute.analysis_kind:
+        raise GuardFailed(
+            f"{attribute_code} is computed by {attribute.analysis_kind or 'no analysis kind'}; run "
+            f"{analysis_run.number} is a {analysis_run.method.kind} analysis"
+        )
+    stored_document = None
+    if document is not None:
+        from secretome.services.imports import store_document
+
+        stored_document = store_document(actor, document[0], document[1])
     parsed = parse_reading(reading) if isinstance(reading, str) else reading
     try:
         ResultSource(source)
@@ -482,6 +504,8 @@ def add_result(
         raw_file=raw_file,
         instrument_import=linked,
         analysis_json="" if analysis is None else canonical_json(analysis),
+        analysis_run=analysis_run,
+        document=stored_document,
         comment=comment,
         analyst=actor,
         tested_at=tested_at or now,

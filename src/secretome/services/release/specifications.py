@@ -128,6 +128,7 @@ def _attribute_row(spec: Specification, attribute: AttributeSpec, position: int)
         significant_digits=criterion.rule.significant_digits,
         release_test=attribute.release_test,
         note=attribute.note,
+        analysis_kind=attribute.analysis_kind,
     )
 
 

@@ -1,0 +1,143 @@
+"""Demo: every computed result comes from a vendor-format file, imported and analysed through the services.
+
+The demo writes the files an instrument would have written (a BMG MARS potency plate, NanoSight NTA
+ExperimentSummary exports) into ``instrument-files/`` of the data directory, imports them through the import
+service, analyses them with QA-approved analysis methods and accepts the runs, so that every computed result
+of a lot names an accepted run whose raw file is in the store, and ``secretome lot verify`` recomputes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from secretome.demo.context import DEMO_PASSWORD, DemoContext
+
+#: Method codes of the demo.
+POTENCY_METHOD = "IDO-RP"
+EV_METHOD = "EV-NTA"
+
+
+def files_directory(ctx: DemoContext) -> Path:
+    path = ctx.home / "instrument-files"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _write(ctx: DemoContext, name: str, content: bytes) -> Path:
+    path = files_directory(ctx) / name
+    path.write_bytes(content)
+    ctx.summary.setdefault("generated_files", []).append(path.name)
+    return path
+
+
+def approve_methods(ctx: DemoContext) -> None:
+    """The analyst drafts the demo's analysis methods; QA approves each with a signature."""
+    from secretome.demo.expression_files import nta_method_settings
+    from secretome.services import analyses
+
+    ana, quinn = ctx.users["ana"], ctx.users["quinn"]
+    drafts = [
+        dict(
+            code=POTENCY_METHOD,
+            title="IDO activity (kynurenine, 490 nm), parallel 4PL vs reference standard",
+            kind="relative-potency",
+            settings={
+                "reference": "REF",
+                "model": "4pl",
+                "similarity": "equivalence",
+                "attribute": "potency",
+            },
+            attributes=["potency"],
+            reporting_unit="%",
+            normalisation="none",
+        ),
+        dict(
+            code=EV_METHOD,
+            title="EV particle concentration and modal size, NanoSight NTA",
+            kind="nta",
+            settings=nta_method_settings(),
+            attributes=["ev-concentration", "ev-size"],
+            reporting_unit="particles/mL",
+            normalisation="per_ml",
+        ),
+    ]
+    for draft in drafts:
+        method = analyses.draft_method(ana, "demo: analysis method", **draft)  # type: ignore[arg-type]
+        analyses.approve_method(
+            quinn,
+            "demo: method validated for release testing",
+            f"{method.code}@{method.version}",
+            DEMO_PASSWORD,
+        )
+    codes = ", ".join(str(d["code"]) for d in drafts)
+    ctx.say(f"Analysis methods approved by QA (signed): {codes}")
+
+
+def _chunks(lots: Sequence[Any], size: int) -> list[list[Any]]:
+    return [list(lots[i : i + size]) for i in range(0, len(lots), size)]
+
+
+def analyse_potency(ctx: DemoContext, lots: Sequence[Any], potencies: dict[str, float]) -> None:
+    """Potency plates (reference standard and up to three lots each) read as MARS exports, analysed and accepted."""
+    from secretome.demo.instrument_files import potency_plate
+    from secretome.services import analyses, imports
+
+    ana = ctx.users["ana"]
+    rng = np.random.default_rng(20260305)
+    for number, group in enumerate(_chunks(lots, 3), start=1):
+        truth = {lot.number: potencies[lot.number] for lot in group}
+        content, layout = potency_plate(rng, truth, f"IDO-{number:02d}")
+        path = _write(ctx, f"ido-potency-plate-{number:02d}.csv", content)
+        layout_record = imports.save_layout(ana, "demo: potency plate layout", layout)
+        record = imports.import_file(
+            ana,
+            "demo: potency plate read",
+            path.name,
+            content,
+            layout=f"{layout_record.name}@{layout_record.version}",
+        )
+        run = analyses.analyse(
+            ana, "demo: relative potency of the lots on the plate", [record.pk], POTENCY_METHOD
+        )
+        analyses.accept_run(ana, "demo: potency analysis checked", run.number)
+        ctx.say(f"Potency plate {path.name} -> import #{record.pk} -> run {run.number} accepted")
+
+
+def analyse_ev(ctx: DemoContext, lots: Sequence[Any]) -> None:
+    """One NanoSight NTA export per lot, analysed for EV concentration and modal size and accepted."""
+    from secretome.demo.expression_files import ev_truth, nta_experiment_summary
+    from secretome.services import analyses, imports
+
+    ana = ctx.users["ana"]
+    rng = np.random.default_rng(20260306)
+    for lot in lots:
+        truth = ev_truth(rng, lot.number)
+        captured = (lot.collected_at + dt.timedelta(days=1)).replace(tzinfo=None)
+        content = nta_experiment_summary(truth, rng, captured)
+        path = _write(ctx, f"nta-{lot.number}-ExperimentSummary.csv", content)
+        record = imports.import_file(ana, "demo: NTA of the lot's CM", path.name, content, lot=lot.number)
+        run = analyses.analyse(ana, "demo: EV particle analysis", [record.pk], EV_METHOD, lot.number)
+        analyses.accept_run(ana, "demo: NTA analysis checked", run.number)
+    ctx.say(f"NTA exports: {len(lots)} analysed for EV concentration and size (runs accepted)")
+
+
+def verify_lots(ctx: DemoContext, lots: Sequence[Any]) -> None:
+    """Recompute every computed result of every lot from its raw files (what ``secretome lot verify`` does)."""
+    from secretome.services import analyses
+
+    verified = failed = 0
+    for lot in lots:
+        report = analyses.verify_lot(lot.number)
+        verified += report.verified
+        failed += report.failed
+        if report.failed:
+            raise SystemExit(f"demo: lot {lot.number} does not recompute: {'; '.join(report.failures())}")
+    ctx.say(f"Recompute check: {verified} computed results recomputed from their raw files, {failed} failed")
+    ctx.say(
+        f"Instrument files written by the demo: {files_directory(ctx)} ({len(ctx.summary.get('generated_files', []))} files)"
+    )
