@@ -30,7 +30,7 @@ from numpy.typing import ArrayLike
 from secretome.analysis.doseresponse import BackCalculation, CurveFit
 
 BELOW_LLOQ_RULES = ("lloq", "half_lloq", "zero")
-NORMALISATIONS = ("per_ml", "per_million_cells_per_24h", "per_ug_protein")
+NORMALISATIONS = ("per_ml", "per_million_cells_per_24h", "per_ug_protein", "none")
 
 #: Mass and amount prefixes a reporting unit may change (``pg/mL`` -> ``ng/mL``).
 _PREFIXES = {"f": 1e-15, "p": 1e-12, "n": 1e-9, "u": 1e-6, "\u00b5": 1e-6, "\u03bc": 1e-6, "m": 1e-3, "": 1.0}
@@ -240,11 +240,11 @@ def normalisation_factor(
 ) -> float:
     """The factor that turns a per-mL concentration into the normalised value.
 
-    ``per_ml``: 1; ``per_million_cells_per_24h``: ``V / (N / 10^6) / (t / 24)`` (V mL of medium conditioned
+    ``per_ml`` (and ``none``): 1; ``per_million_cells_per_24h``: ``V / (N / 10^6) / (t / 24)`` (V mL of medium conditioned
     by N viable cells for t hours); ``per_ug_protein``: ``1 / protein`` (ug/mL). ``ValueError`` naming what is
     missing.
     """
-    if normalisation == "per_ml":
+    if normalisation in ("per_ml", "none"):
         return 1.0
     if normalisation == "per_million_cells_per_24h":
         for name, value in (("volume_ml", volume_ml), ("viable_cells", viable_cells), ("hours", hours)):
@@ -262,7 +262,7 @@ def normalisation_factor(
 def normalised_unit(concentration_unit: str, normalisation: str) -> str:
     """``pg/mL`` -> ``pg/mL``, ``pg/10^6 cells/24 h``, ``pg/ug protein``."""
     amount = concentration_unit.split("/", 1)[0].strip() or concentration_unit
-    if normalisation == "per_ml":
+    if normalisation in ("per_ml", "none"):
         return concentration_unit
     if normalisation == "per_million_cells_per_24h":
         return f"{amount}/10^6 cells/24 h"

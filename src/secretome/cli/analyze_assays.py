@@ -202,7 +202,6 @@ def suppression(
 def _tube_groups(file: Path, metric: str) -> dict[str, list[float]]:
     from secretome.instruments.detect import read
     from secretome.instruments.model import ReaderError
-    from secretome.methods.kinds.angiogenesis import group_of
 
     try:
         content = file.read_bytes()
@@ -217,7 +216,7 @@ def _tube_groups(file: Path, metric: str) -> dict[str, list[float]]:
         groups: dict[str, list[float]] = {}
         for m in reading.measurements:
             if m.quantity == metric and math.isfinite(m.value):
-                groups.setdefault(group_of(m.sample, {}), []).append(m.value)
+                groups.setdefault(m.sample, []).append(m.value)
         if not groups:
             raise CurveInputError(f"{file}: no {metric!r} values in the table")
         return groups

@@ -4,7 +4,9 @@
 - ``imagej-angiogenesis``: the "Stat Results Table" of Gilles Carpentier's Angiogenesis Analyzer, saved from
   ImageJ as CSV or tab-separated text (``.xls``), with its original column names (``Tot. lenght``,
   ``Nb Junctions``, ``Nb meshes`` ...; the later spellings ``Tot. length``, ``Nb extremities`` too). One row
-  per image; the image name is the sample, and a well name in it (``B3_...``) is the well.
+  per image. The sample is the image name without its extension and replicate suffix (``MSC-CM-001_2.tif``
+  -> ``MSC-CM-001``; ``_2``, ``_rep2``, `` (2)``), so that samples named like lots are found; the well is a
+  well name in the image name (``B3_...``) or else the image name itself.
 - ``hplc-peak-table``: a chromatography data system's peak table as CSV (Empower, Chromeleon, OpenLab
   exports): sample name, peak (component) name, area, and retention time or amount when present.
 - ``scratch-area``: wound (scratch) areas over time as CSV, one row per well and image: well, sample,
@@ -50,6 +52,7 @@ ANGIOGENESIS_COLUMNS: dict[str, tuple[str, str]] = {
     "analysedarea": ("analysed area", "pixels^2"),
 }
 _IMAGE_COLUMNS = ("imagename", "label", "image", "slice")
+_REPLICATE = re.compile(r"^(.*?)(?:[_ ](?:rep|r)?\d+| \(\d+\))$", re.IGNORECASE)
 _WELL_IN_NAME = re.compile(r"(?:^|[_\-\s])([A-Pa-p])0?(1[0-9]|2[0-4]|[1-9])(?=$|[_\-\s.])")
 
 
@@ -112,6 +115,12 @@ def _well_of(name: str) -> str:
     return f"{match.group(1).upper()}{int(match.group(2))}" if match else ""
 
 
+def image_sample(image: str) -> str:
+    """The sample an image shows: its name without a replicate suffix (``MSC-CM-001_2`` -> ``MSC-CM-001``)."""
+    match = _REPLICATE.match(image)
+    return match.group(1) if match and match.group(1) else image
+
+
 def _stem(name: str) -> str:
     return re.sub(r"\.(tif|tiff|png|jpg|jpeg|nd2|czi)$", "", name.strip(), flags=re.IGNORECASE)
 
@@ -145,7 +154,9 @@ def read_angiogenesis(content: bytes, filename: str) -> InstrumentReading:
             value = number(row[index])
             if row[index] and math.isnan(value):
                 raise ReaderError(filename, f"{title!r} holds {row[index]!r}, not a number", line=line)
-            measurements.append(Measurement(spec[0], value, spec[1], image, _well_of(image)))
+            measurements.append(
+                Measurement(spec[0], value, spec[1], image_sample(image), _well_of(image) or image)
+            )
             found = True
         if not found:
             raise ReaderError(filename, "a row holds none of the Angiogenesis Analyzer columns", line=line)

@@ -27,10 +27,22 @@ def test_an_angiogenesis_analyzer_table_with_its_original_spellings_is_read_per_
     assert detect(content, "stats.xls").name == "imagej-angiogenesis"
     reading = read(content, "stats.xls")
     assert reading.family == "image_analysis"
-    assert reading.values("total tube length", sample="B3_VEGF_1") == [12512.0]
-    assert reading.values("junctions", sample="B4_basal_1") == [44.0]
-    assert reading.values("meshes", sample="B3_VEGF_1") == [48.0]
+    assert reading.values("total tube length", sample="B3_VEGF") == [12512.0]
+    assert reading.values("junctions", sample="B4_basal", well="B4") == [44.0]
+    assert reading.values("meshes", sample="B3_VEGF") == [48.0]
     assert {m.well for m in reading.measurements} == {"B3", "B4"}
+
+
+def test_an_image_name_without_a_well_is_the_row_label_and_its_sample_drops_the_replicate() -> None:
+    from secretome.instruments.assay_tables import image_sample
+
+    assert image_sample("MSC-CM-001_2") == "MSC-CM-001"
+    assert image_sample("VEGF (3)") == "VEGF"
+    assert image_sample("basal_rep1") == "basal"
+    assert image_sample("MSC-CM-001") == "MSC-CM-001"
+    content = ANGIOGENESIS_TSV.replace("B3_VEGF_1.tif", "VEGF_1.tif").encode()
+    reading = read(content, "stats.xls")
+    assert reading.values("total tube length", sample="VEGF", well="VEGF_1") == [12512.0]
 
 
 def test_an_angiogenesis_table_with_a_word_for_a_number_names_the_line() -> None:

@@ -159,7 +159,7 @@ def test_excluding_an_image_leaves_it_out_and_changes_the_result() -> None:
     lots = {"MSC-CM-001": 85.0}
     table = angiogenesis_table(lots, np.random.default_rng(1))
     before = run("angiogenesis", table.content, table.filename, angiogenesis_settings(), lots)
-    decisions = Decisions(excluded={"7:MSC-CM-001_2": "out of focus"})
+    decisions = Decisions(excluded={"7:MSC-CM-001_2": "out of focus"})  # the image's row label
     after = run(
         "angiogenesis", table.content, table.filename, angiogenesis_settings(), lots, decisions=decisions
     )

@@ -1,15 +1,14 @@
 """The ``angiogenesis`` kind: tube formation (Angiogenesis Analyzer for ImageJ) -> % of the VEGF control, RP.
 
 Input: an ``imagej-angiogenesis`` table (one row per image/well). Images are grouped by the ``images``
-setting (image name -> group) or by their name without a replicate suffix (``MSC-CM-001_2`` ->
-``MSC-CM-001``); the groups named ``positive_control`` (VEGF) and ``negative_control`` (basal medium) are the
+setting (well or image name -> group) or by their sample, the image name without a replicate suffix
+(``MSC-CM-001_2`` -> ``MSC-CM-001``, see the reader); the groups named ``positive_control`` (VEGF) and ``negative_control`` (basal medium) are the
 controls, ``reference`` a reference lot. See :mod:`secretome.analysis.assays.angiogenesis`.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,7 +31,6 @@ DEFAULTS: dict[str, Any] = {
     "rp_attribute": None,
     "images": {},
 }
-_REPLICATE = re.compile(r"^(.*?)(?:[_ ](?:rep|r)?\d+| \(\d+\))$", re.IGNORECASE)
 
 
 def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -51,12 +49,9 @@ def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     return checked
 
 
-def group_of(image: str, images: Mapping[str, str]) -> str:
-    """The group an image belongs to: the ``images`` setting, else its name without a replicate suffix."""
-    if image in images:
-        return str(images[image])
-    match = _REPLICATE.match(image)
-    return match.group(1) if match else image
+def group_of(well: str, sample: str, images: Mapping[str, str]) -> str:
+    """The group of an image: the ``images`` setting (by well or image name), else the image's sample."""
+    return str(images[well]) if well in images else sample
 
 
 class AngiogenesisKind:
@@ -93,7 +88,7 @@ class AngiogenesisKind:
                     continue
                 if not math.isfinite(m.value):
                     continue
-                group = group_of(m.sample, checked["images"])
+                group = group_of(m.well, m.sample, checked["images"])
                 groups.setdefault(group, []).append(m.value)
                 keys.setdefault(group, []).append(key)
         if not groups:

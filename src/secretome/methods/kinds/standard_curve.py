@@ -433,7 +433,7 @@ def _factor(settings: Mapping[str, Any], lot: str, context: RunContext) -> float
     normalisation = settings["normalisation"]
     base = normalised_unit(settings["concentration_unit"], normalisation)
     scale = unit_factor(base, settings["unit"])
-    if normalisation == "per_ml":
+    if normalisation in ("per_ml", "none"):
         return scale
     lot_context = context.lots.get(lot)
     if lot_context is None:
