@@ -35,7 +35,8 @@ from secretome.analysis.panels import (
 from secretome.analysis.weighting import WEIGHTINGS
 from secretome.domain.plate_layout import WellRole, normalise_well
 from secretome.methods.base import Decisions, KindOutcome, MethodInput, Reportable, RunContext
-from secretome.methods.kinds._plots import quiet_log_axis, svg
+from secretome.methods.kinds._plots import svg
+from secretome.methods.kinds._svg import Chart
 from secretome.methods.registry import register
 
 ENGINE = "secretome.analysis.doseresponse.CurveFitter + secretome.analysis.panels.quantify"
@@ -475,66 +476,81 @@ def _combine(quantities: list[Quantity]) -> Quantity:
     )
 
 
-def _plot_curve(curve: _Curve, unit: str) -> tuple[str, str]:
-    from matplotlib.figure import Figure
+def _shown_dose(fit: CurveFit) -> tuple[np.ndarray[Any, Any], float]:
+    """Doses as drawn on the log axis: blanks (dose 0) at half the lowest standard."""
+    positive = fit.dose[fit.dose > 0]
+    edge = float(positive.min()) / 2 if positive.size else 1.0
+    return np.where(fit.dose > 0, fit.dose, edge), edge
 
+
+def _plot_curve(curve: _Curve, unit: str) -> tuple[str, str]:
+    """Standards, the fitted curve with its confidence and prediction bands, LLOQ/ULOQ, each sample's mean
+    reading at its back-calculated concentration, and the wells left out, greyed."""
     fit = curve.fit
-    figure = Figure(figsize=(6.4, 4.4))
-    figure.subplots_adjust(left=0.11, right=0.97, bottom=0.12, top=0.92)
-    ax = figure.subplots()
-    fit.plot(ax)
-    quiet_log_axis(ax)
+    shown, edge = _shown_dose(fit)
+    positive = fit.dose[fit.dose > 0]
+    grid = np.geomspace(edge, float(positive.max()) * 2, 120)
+    bands = fit.bands(grid)
+    title = f"{curve.analyte}, {curve.inp.label}: {fit.model.upper()}, weighting {fit.weighting}"
+    chart = Chart(title, f"concentration ({unit})", "response")
+    chart.band(grid, bands["prediction_low"], bands["prediction_high"], "#1f77b4", 0.10, "prediction band")
+    chart.band(grid, bands["confidence_low"], bands["confidence_high"], "#1f77b4", 0.25, "confidence band")
+    chart.line(grid, bands["fit"], "#1f77b4", f"{fit.model.upper()} fit")
+    used = ~fit.excluded
+    blank = fit.dose == 0
+    chart.points(shown[used & ~blank], fit.response[used & ~blank], "black", "standards")
+    if np.any(used & blank):
+        chart.points(
+            shown[used & blank], fit.response[used & blank], "grey", "blanks (dose 0, at left)", "square"
+        )
+    if np.any(~used):
+        chart.points(shown[~used], fit.response[~used], "#d62728", "left out by the outlier rule", "cross")
+    xs, ys, names = [], [], []
     for sample, quantity in curve.samples.items():
         for reading in quantity.readings:
-            if reading.concentration is None:
-                continue
-            x = reading.concentration / reading.dilution
-            ax.scatter(
-                [x], [float(np.mean(reading.responses))], color="tab:orange", marker="D", s=22, zorder=4
-            )
-            ax.annotate(sample, (x, float(np.mean(reading.responses))), fontsize=6, color="tab:orange")
+            if reading.concentration is not None:
+                xs.append(reading.concentration / reading.dilution)
+                ys.append(float(np.mean(reading.responses)))
+                names.append(f"{sample} {quantity.text()}")
+    if xs:
+        chart.points(xs, ys, "#ff7f0e", "samples (mean, back-calculated)", "diamond", names)
+    gx, gy, gnames = [], [], []
     for well in curve.wells:
         if well.excluded is None or not math.isfinite(well.response):
             continue
-        if well.role == "standard" and well.level:
-            x = float(well.level)
+        if well.role in ("standard", "blank"):
+            x = float(well.level) if well.level else edge
         else:
-            read = float(fit.concentration(well.response))
-            if not math.isfinite(read) or read <= 0:
+            x = float(fit.concentration(well.response))
+            if not math.isfinite(x) or x <= 0:
                 continue
-            x = read
-        ax.scatter([x], [well.response], color="lightgrey", edgecolors="grey", marker="o", s=26, zorder=2)
-        ax.annotate(f"{well.well} excluded", (x, well.response), fontsize=6, color="grey")
-    ax.set_xlabel(f"concentration ({unit})")
-    ax.set_title(
-        f"{curve.analyte}, {curve.inp.label}: {fit.model.upper()}, weighting {fit.weighting}", fontsize=9
-    )
-    return f"{curve.analyte} standard curve ({curve.inp.label})", svg(figure)
+        gx.append(x)
+        gy.append(well.response)
+        gnames.append(f"{well.well} left out")
+    if gx:
+        chart.points(gx, gy, "#999999", "wells left out", "hollow", gnames)
+    for limit, name in ((fit.lloq, "LLOQ"), (fit.uloq, "ULOQ")):
+        if limit is not None:
+            chart.vline(float(limit), "#2ca02c", name)
+    return f"{curve.analyte} standard curve ({curve.inp.label})", chart.render()
 
 
 def _plot_residuals(curve: _Curve, unit: str) -> tuple[str, str]:
-    from matplotlib.figure import Figure
-
     fit = curve.fit
-    figure = Figure(figsize=(6.4, 2.6))
-    figure.subplots_adjust(left=0.11, right=0.97, bottom=0.2, top=0.87)
-    ax = figure.subplots()
-    positive = fit.dose[fit.dose > 0]
-    edge = float(positive.min()) / 2 if positive.size else 1.0
-    shown = np.where(fit.dose > 0, fit.dose, edge)
+    shown, _ = _shown_dose(fit)
     used = ~fit.excluded
-    ax.axhline(0, color="grey", linewidth=1)
-    ax.scatter(shown[used], fit.residuals()[used], color="black", s=14, label="standards")
+    residuals = fit.residuals()
+    chart = Chart(
+        f"{curve.analyte} residuals ({curve.inp.label})",
+        f"concentration ({unit})",
+        "observed - fitted",
+        height=260.0,
+    )
+    chart.hline(0.0, "#888888")
+    chart.points(shown[used], residuals[used], "black", "standards")
     if np.any(~used):
-        ax.scatter(
-            shown[~used], fit.residuals()[~used], color="lightgrey", s=14, label="excluded by outlier rule"
-        )
-    ax.set_xscale("log")
-    quiet_log_axis(ax)
-    ax.set_xlabel(f"concentration ({unit})")
-    ax.set_ylabel("observed - fitted")
-    ax.set_title(f"{curve.analyte} residuals ({curve.inp.label})", fontsize=9)
-    return f"{curve.analyte} residuals ({curve.inp.label})", svg(figure)
+        chart.points(shown[~used], residuals[~used], "#999999", "left out by the outlier rule", "hollow")
+    return f"{curve.analyte} residuals ({curve.inp.label})", chart.render()
 
 
 def _quantity_dict(q: Quantity) -> dict[str, Any]:
