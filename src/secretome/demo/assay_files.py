@@ -16,6 +16,8 @@ running the method kind gives the true values back within the simulated noise; t
 - :func:`angiogenesis_table`: an Angiogenesis Analyzer (ImageJ) results table of a tube-formation assay and
   :func:`angiogenesis_settings`.
 - :func:`scratch_table`: a scratch wound-area table over time and :func:`wound_settings`.
+- :func:`gen5_t_cell_suppression`: a Gen5 export of a BrdU proliferation ELISA of PBMCs with CM dilutions
+  (reference lot and test lots) and :func:`t_cell_settings`.
 """
 
 from __future__ import annotations
@@ -102,6 +104,10 @@ def _gen5_well_ids(layout: PlateLayout) -> dict[str, tuple[str, str]]:
             number = samples.setdefault(assignment.name, len(samples) + 1)
             level = assignment.level if assignment.level is not None else 1.0
             ids[well] = (f"SPL{number}", f"{1 / level:g}")
+        elif assignment.role in (WellRole.REFERENCE, WellRole.TEST):
+            # Gen5 has no preparation role: a dose series is a sample with the dose as its concentration.
+            number = samples.setdefault(assignment.name, len(samples) + 1)
+            ids[well] = (f"SPL{number}", f"{assignment.level:g}")
     return ids
 
 
@@ -640,3 +646,66 @@ def scratch_table(
 def wound_settings(attribute: str = "wound_healing") -> dict[str, Any]:
     """``wound-healing`` settings for :func:`scratch_table`: closure at 24 h relative to control medium."""
     return {"attribute": attribute, "control": "control", "at_hours": 24.0, "report": "relative_closure"}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# T-cell suppression: BrdU proliferation ELISA of stimulated PBMCs with CM dilutions
+# ---------------------------------------------------------------------------------------------------------
+#: CM doses (% v/v) of the suppression plate, and the reference lot's IC50 (% v/v) on it.
+SUPPRESSION_DOSES = (0.78125, 1.5625, 3.125, 6.25, 12.5, 25.0, 50.0)
+REFERENCE_IC50 = 10.0
+#: Absorbance of the stimulated (no CM) and unstimulated controls at 450 nm.
+STIMULATED_A450, UNSTIMULATED_A450 = 2.1, 0.12
+
+
+def suppression_layout(lots: Sequence[str], reference: str = "REF") -> PlateLayout:
+    """Reference and each lot in rows (seven doses in columns 1-7 and again in 8-11 plus 12 for the top
+    dose: duplicates), stimulated controls in row H columns 1-6, unstimulated in columns 7-12."""
+    preparations = [reference, *lots]
+    if len(preparations) > 7:
+        raise ValueError(f"lots: at most 6 lots fit beside the reference, not {len(lots)}")
+    wells: dict[str, WellAssignment] = {}
+    rows = "ABCDEFG"
+    for row, name in zip(rows, preparations, strict=False):
+        role = WellRole.REFERENCE if name == reference else WellRole.TEST
+        for k, dose in enumerate(SUPPRESSION_DOSES):
+            wells[f"{row}{k + 1}"] = WellAssignment(role, name, dose)
+        for k, dose in enumerate(SUPPRESSION_DOSES[:5]):
+            wells[f"{row}{k + 8}"] = WellAssignment(role, name, dose)
+    for column in range(1, 7):
+        wells[f"H{column}"] = WellAssignment(WellRole.UNKNOWN, "stimulated")
+        wells[f"H{column + 6}"] = WellAssignment(WellRole.UNKNOWN, "unstimulated")
+    return PlateLayout(name="T-cell suppression (demo)", plate_format=96, wells=wells, unit="% v/v")
+
+
+def gen5_t_cell_suppression(
+    lots: Mapping[str, float], rng: np.random.Generator, *, reference: str = "REF", sd: float = 0.03
+) -> PlateFile:
+    """A Gen5 export of a T-cell suppression plate for ``lots`` (lot -> true relative potency against the
+    reference lot on the plate). % inhibition follows ``2 + 90 / (1 + (IC50 / dose)^1.3)`` with
+    ``IC50 = REFERENCE_IC50 / RP``; absorbance falls from the stimulated to the unstimulated level with it,
+    plus additive noise ``sd``. Only the five lowest doses are duplicated (columns 8-12)."""
+    _check_lots(lots)
+    layout = suppression_layout(list(lots), reference)
+    absorbance: dict[str, float] = {}
+    for well, assignment in layout.wells.items():
+        if assignment.name == "stimulated":
+            mean = STIMULATED_A450
+        elif assignment.name == "unstimulated":
+            mean = UNSTIMULATED_A450
+        else:
+            potency = 1.0 if assignment.name == reference else lots[assignment.name]
+            dose = float(assignment.level or 0.0)
+            inhibition = 2.0 + 90.0 / (1.0 + (REFERENCE_IC50 / potency / dose) ** 1.3)
+            mean = UNSTIMULATED_A450 + (1 - inhibition / 100) * (STIMULATED_A450 - UNSTIMULATED_A450)
+        absorbance[well] = round(mean + sd * float(rng.standard_normal()), 3)
+    content = gen5_text(absorbance, layout, wavelength=450, experiment="BrdU_suppression", time="4:05:00 PM")
+    return PlateFile("t-cell-suppression-gen5.txt", content, layout)
+
+
+def t_cell_settings(
+    attribute: str = "t_cell_suppression", rp_attribute: str | None = "immunomodulation_rp"
+) -> dict[str, Any]:
+    """``t-cell-suppression`` settings for :func:`gen5_t_cell_suppression`: % inhibition at 25 % v/v CM and the
+    relative potency against the reference lot."""
+    return {"attribute": attribute, "report": "inhibition", "report_dose": 25.0, "rp_attribute": rp_attribute}

@@ -198,3 +198,17 @@ def test_wound_healing_from_the_demo_table_gives_back_closure_relative_to_contro
 def test_bad_settings_name_the_setting(kind: str, settings: dict[str, object], setting: str) -> None:
     with pytest.raises(ValueError, match=rf"^{setting}:"):
         get_kind(kind).check_settings(settings)
+
+
+@pytest.mark.parametrize("seed", [31, 32])
+def test_t_cell_suppression_from_the_demo_gen5_plate_gives_back_the_relative_potency(seed: int) -> None:
+    from secretome.demo.assay_files import REFERENCE_IC50, gen5_t_cell_suppression, t_cell_settings
+
+    lots = {"MSC-CM-001": 1.6, "MSC-CM-002": 0.7}
+    plate = gen5_t_cell_suppression(lots, np.random.default_rng(seed), sd=0.02)
+    outcome = run("t-cell-suppression", plate.content, plate.filename, t_cell_settings(), lots, plate.layout)
+    got = {(r.lot, r.attribute): r for r in outcome.reportables}
+    for lot, rp in lots.items():
+        assert got[(lot, "immunomodulation_rp")].value == pytest.approx(rp, rel=0.15)
+        expected = 2 + 90 / (1 + (REFERENCE_IC50 / rp / 25.0) ** 1.3)
+        assert got[(lot, "t_cell_suppression")].value == pytest.approx(expected, abs=5.0)
