@@ -277,3 +277,15 @@ def test_the_gen5_writer_refuses_bad_arguments_naming_them() -> None:
         gen5_vegf_elisa({}, rng)
     with pytest.raises(ValueError, match=r"^dilution:"):
         gen5_vegf_elisa({"L1": 1.0}, rng, dilution=0.5)
+
+
+def test_a_sample_that_cannot_be_read_without_a_quantitation_range_is_not_reported_but_named() -> None:
+    responses, layout = exact_plate({"L1": (1600.0, 4.0), "L2": (800.0, 1.0)})
+    for well, assignment in layout.wells.items():
+        if assignment.name == "L2":
+            responses[well] = TOP * 1.5  # beyond the upper asymptote
+    outcome = run(responses, layout, ["L1", "L2"], recovery=[99.999, 100.001], max_cv=0.001)
+    assert outcome.result["curves"][0]["fit"]["lloq"] is None
+    assert [r.lot for r in outcome.reportables] == ["L1"]
+    assert "no_quantitation_range" in outcome.reportables[0].flags
+    assert "L2: VEGF-A not reportable" in outcome.flags

@@ -618,12 +618,18 @@ class StandardCurveKind:
         reportables: list[Reportable] = []
         fingerprint: dict[str, dict[str, Any]] = {}
         curve_flags = {c.analyte: c.fit.flags for c in curves}
+        unreported: list[str] = []
         for (lot, analyte), quantities in sorted(gathered.items()):
             quantity = _combine(quantities)
             serious = [
                 f for f in curve_flags.get(analyte, ()) if f in ("not_converged", "no_quantitation_range")
             ]
             flags = tuple(dict.fromkeys((*quantity.flags, *well_flags[(lot, analyte)], *serious)))
+            if quantity.value is None:
+                # Nothing to report (no quantitation range and the reading beyond the asymptotes): the run
+                # says so instead of carrying an empty value to the lot.
+                unreported.append(f"{lot}: {analyte} not reportable")
+                continue
             reportables.append(
                 Reportable(
                     lot=lot,
@@ -688,7 +694,7 @@ class StandardCurveKind:
             engine=ENGINE,
             result=_json_ready(result),
             reportables=tuple(reportables),
-            flags=tuple(outcome_flags),
+            flags=(*outcome_flags, *unreported),
             plots=tuple(plots),
             used=tuple(sorted(used_wells)),
             excluded=dict(sorted(excluded.items())),
