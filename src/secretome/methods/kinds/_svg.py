@@ -7,6 +7,7 @@ the same for the same data (coordinates rounded to 0.01 px), with a log or linea
 
 from __future__ import annotations
 
+import hashlib
 import html
 import math
 from collections.abc import Iterable, Sequence
@@ -137,12 +138,20 @@ class Chart:
         def ok(x: float, y: float) -> bool:
             return math.isfinite(x) and math.isfinite(y) and (x > 0 or not self.xlog)
 
+        # Plots are inlined side by side on a page: the clip path's id must differ between figures (and stay
+        # the same for the same figure, so a recomputed plot is the same text).
+        clip = (
+            "clip-"
+            + hashlib.sha256(f"{self.title}|{self.width}|{self.height}|{self.ylabel}".encode()).hexdigest()[
+                :12
+            ]
+        )
         out = [
             '<?xml version="1.0" encoding="utf-8"?>',
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width:.0f}" height="{self.height:.0f}" '
             f'viewBox="0 0 {self.width:.0f} {self.height:.0f}" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">',
             f'<rect width="{self.width:.0f}" height="{self.height:.0f}" fill="white"/>',
-            f'<clipPath id="plot"><rect x="{left:.2f}" y="{top:.2f}" width="{plot_w:.2f}" height="{plot_h:.2f}"/></clipPath>',
+            f'<clipPath id="{clip}"><rect x="{left:.2f}" y="{top:.2f}" width="{plot_w:.2f}" height="{plot_h:.2f}"/></clipPath>',
         ]
         # Axes, ticks and grid.
         out.append(
@@ -178,7 +187,7 @@ class Chart:
             f'<text transform="translate(14 {top + plot_h / 2:.2f}) rotate(-90)" text-anchor="middle">{html.escape(self.ylabel)}</text>'
         )
         out.append(f'<text x="{left:.2f}" y="{top - 10:.2f}" font-size="12">{html.escape(self.title)}</text>')
-        out.append('<g clip-path="url(#plot)">')
+        out.append(f'<g clip-path="url(#{clip})">')
         for kind, item in self._items:
             colour = item["colour"]
             if kind == "band":
