@@ -289,3 +289,20 @@ def test_a_sample_that_cannot_be_read_without_a_quantitation_range_is_not_report
     assert [r.lot for r in outcome.reportables] == ["L1"]
     assert "no_quantitation_range" in outcome.reportables[0].flags
     assert "L2: VEGF-A not reportable" in outcome.flags
+
+
+def test_qc_controls_report_their_recovery_and_flag_the_values_when_out_of_limits() -> None:
+    responses, layout = exact_plate({"L1": (1600.0, 4.0)})
+    wells = dict(layout.wells)
+    wells["H11"] = WellAssignment(WellRole.QC, "QC-mid", 400.0)
+    wells["H12"] = WellAssignment(WellRole.QC, "QC-high", 1500.0)
+    responses["H11"] = curve(400.0)
+    responses["H12"] = curve(1500.0 * 1.4)  # reads 140 % of nominal
+    outcome = run(responses, PlateLayout("qc", 96, wells), ["L1"])
+    controls = {c["name"]: c for c in outcome.result["curves"][0]["qc_controls"]}
+    assert controls["QC-mid"]["recovery"] == pytest.approx(100.0, rel=1e-6)
+    assert controls["QC-mid"]["within_limits"]
+    assert controls["QC-high"]["recovery"] == pytest.approx(140.0, rel=1e-6)
+    assert not controls["QC-high"]["within_limits"]
+    assert "qc_out_of_limits" in by_lot(outcome)["L1"].flags
+    assert "VEGF-A: QC QC-high recovery 140.0 % outside the limits" in outcome.flags

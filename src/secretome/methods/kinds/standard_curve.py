@@ -279,6 +279,8 @@ def _wells_from_layout(
         elif role is WellRole.UNKNOWN:
             dilution = assignment.level if assignment.level is not None else 1.0
             wells.append(_Well(well, "unknown", assignment.name or well, dilution, response))
+        elif role is WellRole.QC:
+            wells.append(_Well(well, "qc", assignment.name or well, assignment.level, response))
         elif role is WellRole.EXCLUDED:
             wells.append(_Well(well, "excluded", assignment.name, None, response, excluded="layout"))
     return wells
@@ -335,6 +337,11 @@ class _Curve:
     blank_response: float | None
     samples: dict[str, Quantity]
     medium: Quantity | None
+    controls: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def controls_pass(self) -> bool:
+        return all(c["within_limits"] for c in self.controls)
 
 
 def _analyse_curve(
@@ -411,7 +418,34 @@ def _analyse_curve(
         medium = samples.pop(medium_name)
         samples = {name: subtract_blank(q, medium) for name, q in samples.items()}
     attribute = settings["analytes"][analyte]
-    return _Curve(inp, analyte, attribute, wells, fit, blank_response, samples, medium)
+    controls = _qc_controls(fit, usable, offset)
+    return _Curve(inp, analyte, attribute, wells, fit, blank_response, samples, medium, controls)
+
+
+def _qc_controls(fit: CurveFit, usable: list[_Well], offset: float) -> list[dict[str, Any]]:
+    """QC controls of known concentration (layout role ``qc``): back-calculated recovery against the
+    method's recovery limits. A control out of its limits flags every value of the curve."""
+    groups: dict[str, list[_Well]] = {}
+    for well in usable:
+        if well.role == "qc" and well.level:
+            groups.setdefault(well.sample, []).append(well)
+    low, high = fit.rules.recovery
+    controls = []
+    for name, members in sorted(groups.items()):
+        nominal = float(members[0].level or 0.0)
+        found = float(fit.concentration(float(np.mean([w.response - offset for w in members]))))
+        recovery = 100.0 * found / nominal if math.isfinite(found) else None
+        controls.append(
+            {
+                "name": name,
+                "wells": [w.well for w in members],
+                "nominal": nominal,
+                "found": found if math.isfinite(found) else None,
+                "recovery": recovery,
+                "within_limits": recovery is not None and low <= recovery <= high,
+            }
+        )
+    return controls
 
 
 def _plate_analytes(inp: MethodInput, settings: Mapping[str, Any]) -> list[str]:
@@ -505,6 +539,15 @@ def _plot_curve(curve: _Curve, unit: str) -> tuple[str, str]:
         )
     if np.any(~used):
         chart.points(shown[~used], fit.response[~used], "#d62728", "left out by the outlier rule", "cross")
+    qc = [w for w in curve.wells if w.role == "qc" and w.excluded is None and w.level]
+    if qc:
+        chart.points(
+            [float(w.level or 0.0) for w in qc],
+            [w.response for w in qc],
+            "#9467bd",
+            "QC controls (nominal)",
+            "square",
+        )
     xs, ys, names = [], [], []
     for sample, quantity in curve.samples.items():
         for reading in quantity.readings:
@@ -617,12 +660,16 @@ class StandardCurveKind:
                 reported_rows.append(row)
         reportables: list[Reportable] = []
         fingerprint: dict[str, dict[str, Any]] = {}
-        curve_flags = {c.analyte: c.fit.flags for c in curves}
+        curve_flags = {
+            c.analyte: (*c.fit.flags, *(() if c.controls_pass else ("qc_out_of_limits",))) for c in curves
+        }
         unreported: list[str] = []
         for (lot, analyte), quantities in sorted(gathered.items()):
             quantity = _combine(quantities)
             serious = [
-                f for f in curve_flags.get(analyte, ()) if f in ("not_converged", "no_quantitation_range")
+                f
+                for f in curve_flags.get(analyte, ())
+                if f in ("not_converged", "no_quantitation_range", "qc_out_of_limits")
             ]
             flags = tuple(dict.fromkeys((*quantity.flags, *well_flags[(lot, analyte)], *serious)))
             if quantity.value is None:
@@ -669,6 +716,14 @@ class StandardCurveKind:
                 elif well.excluded is None:
                     used_wells.add(key)
         outcome_flags = sorted({f"{c.analyte}: {flag}" for c in curves for flag in c.fit.flags})
+        outcome_flags += [
+            f"{c.analyte}: QC {q['name']} recovery "
+            + (f"{q['recovery']:.1f} %" if q["recovery"] is not None else "not readable")
+            + " outside the limits"
+            for c in curves
+            for q in c.controls
+            if not q["within_limits"]
+        ]
         result = {
             "settings": checked,
             "curves": [
@@ -680,6 +735,7 @@ class StandardCurveKind:
                     "fit": c.fit.to_dict(),
                     "blank_wells_mean_response": c.blank_response,
                     "medium_blank": None if c.medium is None else c.medium.to_dict(),
+                    "qc_controls": c.controls,
                     "wells": [w.to_dict() for w in c.wells],
                     "samples": {name: q.to_dict() for name, q in c.samples.items()},
                 }
