@@ -306,3 +306,23 @@ def test_qc_controls_report_their_recovery_and_flag_the_values_when_out_of_limit
     assert not controls["QC-high"]["within_limits"]
     assert "qc_out_of_limits" in by_lot(outcome)["L1"].flags
     assert "VEGF-A: QC QC-high recovery 140.0 % outside the limits" in outcome.flags
+
+
+def test_the_outlier_rule_leaves_a_standard_out_with_its_reason_unless_the_analyst_keeps_it() -> None:
+    responses, layout = exact_plate({"L1": (1600.0, 4.0)})
+    responses["C1"] *= 1.25  # one replicate of the 500 pg/mL standard
+    outcome = run(responses, layout, ["L1"], exclude_outliers=True)
+    assert outcome.excluded["1:C1"].startswith("outlier rule: |studentized residual|")
+    assert "1:C1" not in outcome.used
+    # Without it the curve is fitted to the rest (its duplicate sits 0.2 % below the line).
+    assert by_lot(outcome)["L1"].value == pytest.approx(1600.0, rel=5e-3)
+    kept = run(
+        responses,
+        layout,
+        ["L1"],
+        decisions=Decisions(kept={"1:C1": "pipetting verified"}),
+        exclude_outliers=True,
+    )
+    assert "1:C1" not in kept.excluded
+    assert "1:C1" in kept.used
+    assert "VEGF-A: outliers" in kept.flags

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -390,16 +390,35 @@ def _analyse_curve(
     points = [w for w in usable if w.role == "standard" or (w.role == "blank" and blank_rule == "fit")]
     if not points:
         raise ValueError(f"standards: {inp.label} has no usable standard for {analyte}")
+    # The outlier rule is applied here, well by well, rather than inside the fitter: a standard it leaves out
+    # is listed with its reason like any excluded well, and one the analyst decided to keep stays in.
+    rules = replace(_rules(settings), exclude_outliers=False)
     fitter = CurveFitter(
-        settings["model"],
-        settings["weighting"],
-        confidence=float(settings["confidence"]),
-        rules=_rules(settings),
+        settings["model"], settings["weighting"], confidence=float(settings["confidence"]), rules=rules
     )
-    try:
-        fit = fitter.fit([float(w.level or 0.0) for w in points], [w.response - offset for w in points])
-    except ValueError as exc:
-        raise ValueError(f"standards: {analyte} on {inp.label}: {exc}") from None
+
+    def fit_points(chosen: list[_Well]) -> CurveFit:
+        try:
+            return fitter.fit([float(w.level or 0.0) for w in chosen], [w.response - offset for w in chosen])
+        except ValueError as exc:
+            raise ValueError(f"standards: {analyte} on {inp.label}: {exc}") from None
+
+    fit = fit_points(points)
+    if settings["exclude_outliers"] and fit.outliers:
+        dropped = []
+        for index in fit.outliers:
+            well = points[index]
+            if f"{inp.import_id}:{well.well}" in decisions.kept:
+                continue
+            residual = fit.studentized_residuals[index]
+            well.excluded = (
+                f"outlier rule: |studentized residual| {abs(residual):.2f} > {rules.outlier_threshold:g}"
+            )
+            dropped.append(well)
+        if dropped:
+            points = [w for w in points if w.excluded is None]
+            usable = [w for w in usable if w.excluded is None]
+            fit = fit_points(points)
     groups: dict[str, dict[float, list[float]]] = {}
     for w in usable:
         if w.role == "unknown":
