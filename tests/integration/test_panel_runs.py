@@ -136,3 +136,40 @@ def test_a_tube_formation_table_and_an_ido_plate_become_recomputable_potency_res
     assert values["ido_activity"] == pytest.approx(0.9, rel=0.1)
     report = analyses.verify_lot(lot.number)
     assert (report.verified, report.failed) == (2, 0)
+
+
+def test_every_demo_method_analyses_its_demo_file_into_recomputable_results(
+    analyst: Any, qa_user: Any
+) -> None:
+    from secretome.demo import assay_files as demo
+
+    approved_specification(
+        qa_user, [*[a for a in release_attributes() if a.code != "vegf"], *demo.demo_attributes()]
+    )
+    lot = make_lot(analyst)
+    rng = np.random.default_rng(12)
+    files = {
+        "VEGF-ELISA": demo.gen5_vegf_elisa({lot.number: 2500.0}, rng),
+        "SECRETOME-5PLEX": demo.xponent_panel({lot.number: {}}, rng),
+        "IDO-ACTIVITY": demo.gen5_ido_kynurenine({lot.number: 0.8}, rng),
+        "TCELL-SUPPRESSION": demo.gen5_t_cell_suppression({lot.number: 1.2}, rng),
+        "ANGIOGENESIS": demo.angiogenesis_table({lot.number: 75.0}, rng),
+        "WOUND-HEALING": demo.scratch_table({lot.number: 130.0}, rng),
+    }
+    expected = 0
+    for method in demo.demo_methods():
+        plate = files[method.code]
+        layout = None
+        if method.kind in ("ido-activity", "t-cell-suppression") or method.code == "VEGF-ELISA":
+            imports.save_layout(analyst, "layout", plate.layout)
+            layout = plate.layout.name
+        record = imports.import_file(analyst, method.code, plate.filename, plate.content, layout=layout)
+        analyses.draft_method(analyst, "demo method", **method.draft_arguments())
+        analyses.approve_method(qa_user, "approve", f"{method.code}@1", PASSWORD)
+        run = analyses.analyse(analyst, method.title, [record.pk], method.code)
+        reported = {r["attribute"] for r in json.loads(run.reportables_json)}
+        assert reported == set(method.attributes), method.code
+        expected += len(analyses.accept_run(analyst, "accepted", run.number))
+    assert expected == 11  # VEGF, five panel analytes, IDO, suppression and its RP, tubes, wound
+    report = analyses.verify_lot(lot.number)
+    assert (report.verified, report.failed) == (expected, 0)

@@ -709,3 +709,159 @@ def t_cell_settings(
     """``t-cell-suppression`` settings for :func:`gen5_t_cell_suppression`: % inhibition at 25 % v/v CM and the
     relative potency against the reference lot."""
     return {"attribute": attribute, "report": "inhibition", "report_dose": 25.0, "rp_attribute": rp_attribute}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The demo's methods and specification attributes for these files
+# ---------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DemoMethod:
+    """An analysis method for one of the files above, in the words ``services.analyses.draft_method`` takes."""
+
+    code: str
+    title: str
+    kind: str
+    settings: Mapping[str, Any]
+    attributes: tuple[str, ...]
+    reporting_unit: str
+    normalisation: str = "none"
+
+    def draft_arguments(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "title": self.title,
+            "kind": self.kind,
+            "settings": dict(self.settings),
+            "attributes": list(self.attributes),
+            "reporting_unit": self.reporting_unit,
+            "normalisation": self.normalisation,
+        }
+
+
+def demo_methods() -> list[DemoMethod]:
+    """One method per demo file: VEGF-A ELISA, the five-plex panel, IDO, T-cell suppression, angiogenesis and
+    wound healing (panel values per mL of CM, the assays in their own units)."""
+    panel = panel_settings()
+    return [
+        DemoMethod(
+            "VEGF-ELISA",
+            "VEGF-A sandwich ELISA, 4PL, medium blank subtracted",
+            "standard-curve",
+            vegf_elisa_settings(),
+            ("vegf",),
+            "pg/mL",
+            "per_ml",
+        ),
+        DemoMethod(
+            "SECRETOME-5PLEX",
+            "Secretome panel (HGF, IL-6, IL-8, MCP-1, TIMP-1), Luminex 5PL",
+            "standard-curve",
+            panel,
+            tuple(panel["analytes"].values()),
+            "pg/mL",
+            "per_ml",
+        ),
+        DemoMethod(
+            "IDO-ACTIVITY",
+            "IDO activity, kynurenine by Ehrlich's reagent at 490 nm",
+            "ido-activity",
+            ido_settings(),
+            ("ido_activity",),
+            "nmol/10^6 cells/h",
+        ),
+        DemoMethod(
+            "TCELL-SUPPRESSION",
+            "T-cell suppression (BrdU), % inhibition at 25 % CM and RP",
+            "t-cell-suppression",
+            t_cell_settings(),
+            ("t_cell_suppression", "immunomodulation_rp"),
+            "%",
+        ),
+        DemoMethod(
+            "ANGIOGENESIS",
+            "Tube formation on Matrigel, % of VEGF control",
+            "angiogenesis",
+            angiogenesis_settings(),
+            ("angiogenesis",),
+            "%",
+        ),
+        DemoMethod(
+            "WOUND-HEALING",
+            "Scratch closure at 24 h, % of control medium",
+            "wound-healing",
+            wound_settings(),
+            ("wound_healing",),
+            "%",
+        ),
+    ]
+
+
+def demo_attributes() -> list[Any]:
+    """Report-only specification attributes the demo methods compute (``AttributeSpec``), for the lead's
+    specification: the panel analytes and the potency assays."""
+    from secretome.domain.specification import AttributeSpec, Criterion, CriterionKind, ReportingRule
+
+    def spec(code: str, name: str, method: str, unit: str, kind: str, category: str) -> AttributeSpec:
+        return AttributeSpec(
+            code,
+            name,
+            method,
+            unit,
+            Criterion(CriterionKind.REPORT_ONLY, rule=ReportingRule(significant_digits=3)),
+            category=category,
+            release_test=False,
+            analysis_kind=kind,
+        )
+
+    attributes = [
+        spec("vegf", "VEGF-A", "Sandwich ELISA, 4PL standard curve", "pg/mL", "standard-curve", "secretome")
+    ]
+    for analyte, (code, _, _, _) in PANEL.items():
+        attributes.append(
+            spec(
+                code, analyte, "Luminex multiplex, 5PL standard curve", "pg/mL", "standard-curve", "secretome"
+            )
+        )
+    attributes += [
+        spec(
+            "ido_activity",
+            "IDO activity",
+            "Kynurenine (Ehrlich's reagent, 490 nm)",
+            "nmol/10^6 cells/h",
+            "ido-activity",
+            "potency",
+        ),
+        spec(
+            "t_cell_suppression",
+            "T-cell suppression at 25 % CM",
+            "PBMC proliferation (BrdU)",
+            "%",
+            "t-cell-suppression",
+            "potency",
+        ),
+        spec(
+            "immunomodulation_rp",
+            "Immunomodulation, relative potency",
+            "PBMC proliferation (BrdU), parallel 4PL",
+            "",
+            "t-cell-suppression",
+            "potency",
+        ),
+        spec(
+            "angiogenesis",
+            "Tube formation",
+            "HUVEC on Matrigel, Angiogenesis Analyzer",
+            "%",
+            "angiogenesis",
+            "potency",
+        ),
+        spec(
+            "wound_healing",
+            "Wound closure at 24 h",
+            "Scratch assay, relative to control medium",
+            "%",
+            "wound-healing",
+            "potency",
+        ),
+    ]
+    return attributes
