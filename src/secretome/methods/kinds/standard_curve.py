@@ -338,6 +338,7 @@ class _Curve:
     samples: dict[str, Quantity]
     medium: Quantity | None
     controls: list[dict[str, Any]] = field(default_factory=list)
+    offset: float = 0.0
 
     @property
     def controls_pass(self) -> bool:
@@ -438,7 +439,7 @@ def _analyse_curve(
         samples = {name: subtract_blank(q, medium) for name, q in samples.items()}
     attribute = settings["analytes"][analyte]
     controls = _qc_controls(fit, usable, offset)
-    return _Curve(inp, analyte, attribute, wells, fit, blank_response, samples, medium, controls)
+    return _Curve(inp, analyte, attribute, wells, fit, blank_response, samples, medium, controls, offset)
 
 
 def _qc_controls(fit: CurveFit, usable: list[_Well], offset: float) -> list[dict[str, Any]]:
@@ -600,7 +601,7 @@ def _plot_curve(curve: _Curve, unit: str) -> tuple[str, str]:
 def _plot_residuals(curve: _Curve, unit: str) -> tuple[str, str]:
     fit = curve.fit
     shown, _ = _shown_dose(fit)
-    used = ~fit.excluded
+    used = ~fit.excluded  # the fitter's own exclusions (none: the outlier rule is applied well by well)
     residuals = fit.residuals()
     chart = Chart(
         f"{curve.analyte} residuals ({curve.inp.label})",
@@ -610,8 +611,20 @@ def _plot_residuals(curve: _Curve, unit: str) -> tuple[str, str]:
     )
     chart.hline(0.0, "#888888")
     chart.points(shown[used], residuals[used], "black", "standards")
-    if np.any(~used):
-        chart.points(shown[~used], residuals[~used], "#999999", "left out by the outlier rule", "hollow")
+    left_out = [
+        w
+        for w in curve.wells
+        if w.role == "standard" and w.excluded is not None and w.level and math.isfinite(w.response)
+    ]
+    if left_out:
+        chart.points(
+            [float(w.level or 0.0) for w in left_out],
+            [w.response - curve.offset - float(fit.predict(float(w.level or 0.0))) for w in left_out],
+            "#999999",
+            "standards left out",
+            "hollow",
+            [w.well for w in left_out],
+        )
     return f"{curve.analyte} residuals ({curve.inp.label})", chart.render()
 
 
