@@ -15,6 +15,7 @@ from secretome import __version__
 from secretome.cli import (
     analysis,
     analyze,
+    analyze_assays,  # noqa: F401  (registers analyze ido, suppression, angiogenesis, wound, panel)
     analyze_curve,  # noqa: F401  (registers analyze curve)
     analyze_expression,  # noqa: F401  (registers analyze nta, analyze qpcr)
     analyze_potency,  # noqa: F401  (registers analyze potency, analyze combine)

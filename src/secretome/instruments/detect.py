@@ -6,7 +6,7 @@ unknown file gets a :class:`~secretome.instruments.model.ReaderError` listing th
 
 from __future__ import annotations
 
-from secretome.instruments import cell_counters, flow, multiplex, nta, plate_readers, qpcr
+from secretome.instruments import assay_tables, cell_counters, flow, multiplex, nta, plate_readers, qpcr
 from secretome.instruments.formats import FileFormat, head_text
 from secretome.instruments.model import InstrumentReading, ReaderError
 
@@ -18,6 +18,8 @@ FORMATS: tuple[FileFormat, ...] = (
     *qpcr.FORMATS,
     *flow.FORMATS,
     *nta.FORMATS,
+    # Last: generic CSV tables recognised by their column names.
+    *assay_tables.FORMATS,
 )
 
 #: The largest file accepted (bytes).

@@ -17,7 +17,16 @@ import numpy as np
 import numpy.typing as npt
 
 #: The families of instruments a reader can belong to.
-FAMILIES = ("cell_counter", "plate_reader", "multiplex", "qpcr", "flow", "nta")
+FAMILIES = (
+    "cell_counter",
+    "plate_reader",
+    "multiplex",
+    "qpcr",
+    "flow",
+    "nta",
+    "image_analysis",
+    "chromatography",
+)
 
 
 class ReaderError(ValueError):

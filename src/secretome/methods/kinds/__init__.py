@@ -7,3 +7,8 @@ from secretome.methods.kinds import cell_count  # noqa: F401
 from secretome.methods.kinds import nta  # noqa: F401
 from secretome.methods.kinds import qpcr  # noqa: F401
 from secretome.methods.kinds import relative_potency  # noqa: F401
+from secretome.methods.kinds import standard_curve  # noqa: F401
+from secretome.methods.kinds import ido_activity  # noqa: F401
+from secretome.methods.kinds import t_cell_suppression  # noqa: F401
+from secretome.methods.kinds import angiogenesis  # noqa: F401
+from secretome.methods.kinds import wound_healing  # noqa: F401
