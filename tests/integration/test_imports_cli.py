@@ -12,6 +12,7 @@ import pytest
 from secretome.db.imports.models import InstrumentImport, RawFile
 from tests.conftest import PASSWORD
 from tests.unit.instruments.samples import every_sample, sample
+from tests.unit.instruments.test_every_sample import REFUSED
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,10 +28,10 @@ def test_inspect_reports_every_sample_or_refuses_it_in_one_line(
     run_cli: Callable[..., Any], path: Path
 ) -> None:
     result = run_cli("inspect", str(path), "--json")
-    if "truncated" in path.name:
+    if path.name in REFUSED:
         assert result.exit_code == 2
         assert result.stderr.count("\n") == 1
-        assert path.name in result.stderr and "byte" in result.stderr
+        assert path.name in result.stderr and REFUSED[path.name] in result.stderr
         assert "Traceback" not in result.output
         return
     assert result.exit_code == 0, result.output

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from secretome.instruments import cell_counters, flow, multiplex, nta, plate_readers, qpcr
 from secretome.instruments.formats import FileFormat, head_text
+from secretome.instruments.limits import DEFAULT_LIMITS, InputLimits, check_input
 from secretome.instruments.model import InstrumentReading, ReaderError
 
 #: Every supported format, in detection order.
@@ -20,8 +21,8 @@ FORMATS: tuple[FileFormat, ...] = (
     *nta.FORMATS,
 )
 
-#: The largest file accepted (bytes).
-MAX_FILE_BYTES = 512 * 1024 * 1024
+#: The largest file accepted (bytes) unless the caller passes other limits.
+MAX_FILE_BYTES = DEFAULT_LIMITS.max_file_bytes
 
 
 def supported_formats() -> list[FileFormat]:
@@ -57,9 +58,13 @@ def detect(content: bytes, filename: str) -> FileFormat:
     )
 
 
-def read(content: bytes, filename: str, format: str | None = None) -> InstrumentReading:
-    """Read ``content`` (the file's bytes) with the detected format, or ``format`` when given."""
-    if len(content) > MAX_FILE_BYTES:
-        raise ReaderError(filename, f"the file is larger than {MAX_FILE_BYTES} bytes")
+def read(
+    content: bytes, filename: str, format: str | None = None, limits: InputLimits = DEFAULT_LIMITS
+) -> InstrumentReading:
+    """Read ``content`` (the file's bytes) with the detected format, or ``format`` when given.
+
+    The size, line lengths and column counts are checked against ``limits`` before any reader runs.
+    """
+    check_input(content, filename, limits)
     chosen = get_format(format) if format else detect(content, filename)
     return chosen.read(content, filename)

@@ -14,8 +14,15 @@ from secretome.instruments.detect import detect, read, supported_formats
 from secretome.instruments.model import ReaderError
 from tests.unit.instruments.samples import every_sample, sample_bytes
 
-#: Files that must be refused, with the words the message must hold.
-REFUSED = {"Cytek_Aurora_FCS3.1_header_only_truncated.fcs": "truncated"}
+#: Files that must be refused, with the words the message must hold: each is damaged, and the message says how.
+REFUSED = {
+    # Only the HEADER and TEXT of a 20,000-event file survive.
+    "Cytek_Aurora_FCS3.1_header_only_truncated.fcs": "truncated",
+    # Its DATA segment went through a UTF-8 decoder: the event bytes became U+FFFD sequences.
+    "Stratedigm_S1400EXi_FCS3.0_data_offset_discrepancy.fcs": "U+FFFD replacement sequences",
+    # Hand-edited upstream: the Viability column was deleted.
+    "Beckman_ViCell_XR_2.04_example02_EDITED_missing_viability.xls": "Viability (%)",
+}
 
 EXPECTED_FORMAT = {
     "cell_counter": {"cell_counter"},
@@ -68,12 +75,12 @@ def test_format_override_reads_with_the_named_reader_and_refuses_a_mismatch() ->
 
 
 def test_every_shared_sample_data_file_is_in_the_test_data() -> None:
-    # 40 instrument files: 6 cell counter, 13 FCS/LMD, 6 multiplex, 2 NTA, 5 plate reader, 8 qPCR
-    # (the Gating-ML / FlowJo files of the shared set are not instrument exports and were not copied).
+    # 55 instrument files: 12 cell counter, 13 FCS/LMD, 9 multiplex, 2 NTA, 9 plate reader, 9 qPCR (the
+    # Gating-ML / FlowJo files of the shared set are not instrument exports and were not copied).
     counts: dict[str, int] = {}
     for path in every_sample():
         counts[path.parent.name] = counts.get(path.parent.name, 0) + 1
-    assert counts == {"cell_counter": 6, "fcs": 13, "luminex": 6, "nta": 2, "plate_reader": 5, "qpcr": 8}
+    assert counts == {"cell_counter": 13, "fcs": 13, "luminex": 9, "nta": 2, "plate_reader": 9, "qpcr": 9}
 
 
 MUTATED = {
