@@ -6,7 +6,7 @@ unknown file gets a :class:`~secretome.instruments.model.ReaderError` listing th
 
 from __future__ import annotations
 
-from secretome.instruments import cell_counters, flow, multiplex, nta, plate_readers, qpcr
+from secretome.instruments import cell_counters, flow, multiplex, nta, plate_readers, qpcr, zetaview
 from secretome.instruments.formats import FileFormat, head_text
 from secretome.instruments.limits import DEFAULT_LIMITS, InputLimits, check_input
 from secretome.instruments.model import InstrumentReading, ReaderError
@@ -19,6 +19,7 @@ FORMATS: tuple[FileFormat, ...] = (
     *qpcr.FORMATS,
     *flow.FORMATS,
     *nta.FORMATS,
+    *zetaview.FORMATS,
 )
 
 #: The largest file accepted (bytes) unless the caller passes other limits.
