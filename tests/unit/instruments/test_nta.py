@@ -272,3 +272,26 @@ def test_mutated_zetaview_bytes_raise_only_the_reader_error(position: int, repla
     mutated = ZETAVIEW[:position] + replacement + ZETAVIEW[position + len(replacement) :]
     with contextlib.suppress(ReaderError):
         read(mutated, "zv.txt")
+
+
+@pytest.mark.parametrize("relative", FILES)
+def test_a_nanosight_file_cut_short_is_refused_for_the_tables_it_declares(relative: str) -> None:
+    content = sample_bytes(relative)
+    for marker, words in (
+        (b"\n99,", "ends at 98"),
+        (b"Percentile,", "no percentile table"),
+        (b"[Size Data]", "holds none"),
+    ):
+        with pytest.raises(ReaderError, match=words):
+            read_nta(content[: content.index(marker) + 1], "cut.csv")
+
+
+@settings(max_examples=40, deadline=None)
+@given(cut=st.integers(min_value=3000, max_value=len(sample_bytes(FILES[0])) - 10))
+def test_a_nanosight_file_cut_anywhere_past_its_results_is_refused_or_warned_about(cut: int) -> None:
+    try:
+        reading = read_nta(sample_bytes(FILES[0])[:cut], "cut.csv")
+    except ReaderError:
+        return
+    # Cut before [Data Included]: nothing is declared, and the missing distribution is named.
+    assert "the file holds no size distribution table" in reading.warnings
