@@ -17,22 +17,15 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Callable
 from dataclasses import replace
 
 from secretome.instruments.asm import allotropy_format
-from secretome.instruments.formats import FileFormat, xlsx_head
+from secretome.instruments.formats import FileFormat, decoded, rectangular, with_checks, xlsx_head
 from secretome.instruments.model import InstrumentReading, ReaderError, number
 
 FAMILY = "cell_counter"
 #: Relative disagreement tolerated between a count and the counts it is the sum or ratio of (rounding).
 CONSISTENCY_TOLERANCE = 0.02
-
-
-def _decoded(content: bytes) -> str:
-    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return content.decode("utf-16", errors="replace")
-    return content.decode("utf-8-sig", errors="replace")
 
 
 def _vi_cell_blu(head: str, content: bytes) -> bool:
@@ -42,7 +35,7 @@ def _vi_cell_blu(head: str, content: bytes) -> bool:
 
 def _blu_rows(content: bytes, filename: str) -> tuple[int, list[str]]:
     """The number of data rows of a Vi-CELL BLU table, refusing a row shorter than the header."""
-    text = _decoded(content)
+    text = decoded(content)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         rows = [(reader.line_num, row) for row in reader]
@@ -88,7 +81,7 @@ def _nc202(head: str, content: bytes) -> bool:
 def _nc202_consistency(content: bytes, filename: str) -> list[str]:
     """Total = live + dead and viability = live / total, as the NC-202 writes them (rounded)."""
     fields: dict[str, str] = {}
-    for line in _decoded(content).splitlines():
+    for line in decoded(content).splitlines():
         key, _, value = line.partition(":\t")
         if value:
             fields[key.strip()] = value.strip()
@@ -110,15 +103,6 @@ def _nc202_consistency(content: bytes, filename: str) -> list[str]:
     if status and status != "OK":
         warnings.append(f"the instrument reported status {status!r}")
     return warnings
-
-
-def _with_checks(base: FileFormat, check: Callable[[bytes, str], list[str]]) -> FileFormat:
-    def read(content: bytes, filename: str) -> InstrumentReading:
-        warnings = check(content, filename)
-        reading = base.read(content, filename)
-        return replace(reading, warnings=(*reading.warnings, *warnings))
-
-    return replace(base, read=read)
 
 
 def _vi_cell_xr_text(head: str, content: bytes) -> bool:
@@ -195,7 +179,7 @@ FORMATS = (
         _vi_cell_xr_xls,
         "BECKMAN_VI_CELL_XR",
     ),
-    _with_checks(
+    with_checks(
         allotropy_format(
             "nc202",
             FAMILY,
@@ -206,13 +190,16 @@ FORMATS = (
         ),
         _nc202_consistency,
     ),
-    allotropy_format(
-        "revvity-matrix",
-        FAMILY,
-        "Revvity (Nexcelom) Matrix, Cellometer / Cellaca",
-        "Matrix software CSV, one row per well",
-        _revvity_matrix,
-        "REVVITY_MATRIX",
+    with_checks(
+        allotropy_format(
+            "revvity-matrix",
+            FAMILY,
+            "Revvity (Nexcelom) Matrix, Cellometer / Cellaca",
+            "Matrix software CSV, one row per well",
+            _revvity_matrix,
+            "REVVITY_MATRIX",
+        ),
+        rectangular,
     ),
     allotropy_format(
         "nucleoview-nc200",
@@ -222,7 +209,15 @@ FORMATS = (
         _nucleoview,
         "CHEMOMETEC_NUCLEOVIEW",
     ),
-    allotropy_format(
-        "cedex-hires", FAMILY, "Roche Cedex HiRes", "analyzer CSV export", _cedex_hires, "ROCHE_CEDEX_HIRES"
+    with_checks(
+        allotropy_format(
+            "cedex-hires",
+            FAMILY,
+            "Roche Cedex HiRes",
+            "analyzer CSV export",
+            _cedex_hires,
+            "ROCHE_CEDEX_HIRES",
+        ),
+        rectangular,
     ),
 )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from secretome.instruments.model import InstrumentReading
+from secretome.instruments.model import InstrumentReading, ReaderError
 
 #: How many leading bytes a sniffer looks at.
 HEAD_BYTES = 8192
@@ -87,3 +88,53 @@ def xlsx_head(content: bytes, rows: int = 12) -> str:
         return "\n".join(lines)
     except Exception:  # a damaged workbook simply matches no xlsx format
         return ""
+
+
+def with_checks(base: FileFormat, check: Callable[[bytes, str], list[str]]) -> FileFormat:
+    """``base`` whose reading first runs ``check(content, filename)``: it raises
+    :class:`~secretome.instruments.model.ReaderError` for damage that loses values, and returns warnings,
+    which are added to the reading."""
+
+    def read(content: bytes, filename: str) -> InstrumentReading:
+        warnings = check(content, filename)
+        reading = base.read(content, filename)
+        return replace(reading, warnings=(*reading.warnings, *warnings))
+
+    return replace(base, read=read)
+
+
+def decoded(content: bytes) -> str:
+    """The text of an export: UTF-16 with its byte-order mark, else UTF-8 (with or without one)."""
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return content.decode("utf-16", errors="replace")
+    return content.decode("utf-8-sig", errors="replace")
+
+
+def csv_rows(content: bytes, filename: str) -> list[tuple[int, list[str]]]:
+    """(line number, fields) of every row of a CSV export; :class:`ReaderError` on malformed quoting."""
+    reader = csv.reader(io.StringIO(decoded(content), newline=""))
+    try:
+        return [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:
+        raise ReaderError(filename, f"malformed CSV: {exc}", line=reader.line_num) from None
+
+
+def rectangular(content: bytes, filename: str) -> list[str]:
+    """For exports whose every line has the same number of fields: refuse a line with another count.
+
+    A file cut inside its last line, or a line whose delimiter was damaged, loses values the converter
+    would otherwise drop without a word.
+    """
+    rows = [(line, row) for line, row in csv_rows(content, filename) if row]
+    if not rows:
+        return []
+    width = len(rows[0][1])
+    for line, row in rows[1:]:
+        if len(row) != width:
+            raise ReaderError(
+                filename,
+                f"a line of {len(row)} fields where every line of this export has {width}: "
+                "the file was cut or damaged",
+                line=line,
+            )
+    return []

@@ -10,7 +10,11 @@ calculated values the software exported (blank-corrected values, concentrations)
 from __future__ import annotations
 
 from secretome.instruments.asm import allotropy_format
-from secretome.instruments.formats import xlsx_head
+from secretome.instruments.formats import csv_rows, rectangular, with_checks, xlsx_head
+from secretome.instruments.model import ReaderError
+
+#: Plate rows for a grid of this many columns.
+_GRID_ROWS = {12: 8, 24: 16, 48: 32}
 
 FAMILY = "plate_reader"
 
@@ -35,6 +39,34 @@ def _mars(head: str, content: bytes) -> bool:
     return first.startswith("User:") and "Path:" in first and "Test run no." in first
 
 
+def _mars_grids(content: bytes, filename: str) -> list[str]:
+    """Every line has the same fields, and every plate grid (header ``,1,2,...,24``) has all its rows."""
+    rectangular(content, filename)
+    rows = csv_rows(content, filename)
+    for index, (line, row) in enumerate(rows):
+        cells = [c.strip() for c in row]
+        columns = 0
+        while columns + 1 < len(cells) and cells[columns + 1] == str(columns + 1):
+            columns += 1
+        if cells[:1] != [""] or columns not in _GRID_ROWS:
+            continue
+        labels = []
+        for _, below in rows[index + 1 :]:
+            label = below[0].strip() if below else ""
+            if len(label) != 1 or not label.isalpha():
+                break
+            labels.append(label)
+        expected = _GRID_ROWS[columns]
+        if labels != [chr(ord("A") + i) for i in range(expected)]:
+            raise ReaderError(
+                filename,
+                f"a plate grid of {columns} columns has rows {''.join(labels) or 'none'}, not A to "
+                f"{chr(ord('A') + expected - 1)}: the file was cut or damaged",
+                line=line,
+            )
+    return []
+
+
 def _envision(head: str, content: bytes) -> bool:
     return head.lstrip().startswith("Plate information") and "Measured height" in head
 
@@ -50,7 +82,10 @@ FORMATS = (
         "MOLDEV_SOFTMAX_PRO",
     ),
     allotropy_format("magellan", FAMILY, "Tecan Magellan", "Excel list export", _magellan, "TECAN_MAGELLAN"),
-    allotropy_format("bmg-mars", FAMILY, "BMG LABTECH MARS", "CSV table export", _mars, "BMG_MARS"),
+    with_checks(
+        allotropy_format("bmg-mars", FAMILY, "BMG LABTECH MARS", "CSV table export", _mars, "BMG_MARS"),
+        _mars_grids,
+    ),
     allotropy_format(
         "envision", FAMILY, "PerkinElmer EnVision", "CSV results export", _envision, "PERKIN_ELMER_ENVISION"
     ),

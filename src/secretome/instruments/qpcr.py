@@ -18,7 +18,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from secretome.instruments.asm import allotropy_format
-from secretome.instruments.formats import FileFormat, is_zip, xlsx_head, zip_members
+from secretome.instruments.formats import FileFormat, is_zip, rectangular, with_checks, xlsx_head, zip_members
 from secretome.instruments.model import InstrumentReading, Measurement, ReaderError, number
 
 FAMILY = "qpcr"
@@ -229,8 +229,11 @@ FORMATS: tuple[FileFormat, ...] = (
         _design_analysis,
         "APPBIO_QUANTSTUDIO_DESIGNANDANALYSIS",
     ),
-    allotropy_format(
-        "cfx-maestro", FAMILY, "Bio-Rad CFX Maestro", "Quantification Cq Results CSV", _cfx, "CFXMAESTRO"
+    with_checks(
+        allotropy_format(
+            "cfx-maestro", FAMILY, "Bio-Rad CFX Maestro", "Quantification Cq Results CSV", _cfx, "CFXMAESTRO"
+        ),
+        rectangular,
     ),
     FileFormat("rdml", FAMILY, "RDML consortium", "RDML 1.1-1.4 (zip or XML), own reader", _rdml, read_rdml),
 )

@@ -41,7 +41,7 @@ PER_WELL_TABLES: dict[str, tuple[str, str]] = {
     "Result": ("Result", ""),
 }
 #: Tables that must list the same wells as ``Median`` when present.
-_SAME_WELLS = ("Median", "Net MFI", "Count")
+_SAME_WELLS = ("Median", "Net MFI", "Count", "Result")
 
 
 @dataclass

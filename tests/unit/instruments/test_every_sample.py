@@ -4,6 +4,8 @@ message naming the file."""
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,51 @@ def test_mutated_exports_read_through_allotropy_raise_only_the_reader_error(
     mutated = original[:position] + replacement + original[position + len(replacement) :]
     with contextlib.suppress(ReaderError):
         read(mutated, "mutated.csv")
+
+
+#: Exports whose every line has the same number of fields: a cut inside the last line is refused.
+RECTANGULAR = [
+    "cell_counter/Roche_Cedex_HiRes_example_1.csv",
+    "cell_counter/Revvity_Nexcelom_Matrix_AOPI_export.csv",
+    "qpcr/BioRad_CFX_Maestro_Quantification_Cq_Results.csv",
+    "plate_reader/BMG_PHERAstar_MARS_ABS_384_QC.csv",
+]
+
+
+@pytest.mark.parametrize("name", RECTANGULAR)
+def test_a_rectangular_export_cut_inside_its_last_line_is_refused(name: str) -> None:
+    content = sample_bytes(name).rstrip(b"\r\n")
+    last_line = content.rfind(b"\n") + 1
+    cut = content[: last_line + (len(content) - last_line) // 2]
+    with pytest.raises(ReaderError) as caught:
+        read(cut, name.split("/")[-1])
+    # Cut inside a quoted field, the converter itself refuses the open quote; otherwise the field count.
+    if "EOF inside string" not in str(caught.value):
+        assert "the file was cut or damaged" in str(caught.value)
+        assert caught.value.line == cut.count(b"\n") + 1
+
+
+def test_a_mars_plate_grid_missing_its_last_rows_is_refused() -> None:
+    content = sample_bytes("plate_reader/BMG_PHERAstar_MARS_ABS_384_QC.csv")
+    lines = content.split(b"\r\n")
+    grid_end = max(i for i, line in enumerate(lines) if line.startswith(b"P,"))
+    shortened = b"\r\n".join(lines[: grid_end - 1] + lines[grid_end + 1 :])
+    with pytest.raises(ReaderError, match="rows ABCDEFGHIJKLMN, not A to P"):
+        read(shortened, "mars.csv")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(RECTANGULAR), fraction=st.floats(min_value=0.3, max_value=0.999))
+def test_a_rectangular_export_cut_anywhere_is_refused_or_keeps_whole_rows(name: str, fraction: float) -> None:
+    content = sample_bytes(name)
+    cut = content[: int(len(content) * fraction)]
+    try:
+        reading = read(cut, "cut.csv")
+    except ReaderError:
+        return
+    # Read only when every line left has all its fields: the cut fell on a line end, or inside the last
+    # field of the last line (which no format here can tell from a complete file without a line end).
+    text = cut.decode("utf-8-sig", errors="replace")
+    widths = {len(row) for row in csv.reader(io.StringIO(text, newline="")) if row}
+    assert len(widths) == 1
+    assert reading.measurements
