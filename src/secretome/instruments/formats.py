@@ -138,3 +138,44 @@ def rectangular(content: bytes, filename: str) -> list[str]:
                 line=line,
             )
     return []
+
+
+def sectioned_tables(content: bytes, filename: str) -> list[str]:
+    """For tab-separated ``[Section]`` exports (QuantStudio, ViiA 7): no row is wider than its table's header,
+    and the file's last row is not narrower than every other row of its table.
+
+    These exports leave trailing empty cells out, so rows may be narrower than the header; but a file cut
+    short ends inside its last row, which is then narrower than its siblings. Refuse either case.
+    """
+    header: list[str] | None = None
+    section = ""
+    widths: list[int] = []
+    last: tuple[int, int] | None = None
+    for number, line in enumerate(decoded(content).splitlines(), start=1):
+        if line.startswith("["):
+            header, section, widths, last = [], line.strip(), [], None
+            continue
+        if header is None or not line.strip() or line.startswith("*"):
+            continue
+        cells = line.split("\t")
+        if not header:
+            header = cells
+            continue
+        if len(cells) > len(header):
+            raise ReaderError(
+                filename,
+                f"a row of {len(cells)} fields in the {section} table of {len(header)} columns: "
+                "the file was damaged",
+                line=number,
+            )
+        if last is not None:
+            widths.append(last[1])
+        last = (number, len(cells))
+    if last is not None and widths and last[1] < min(widths):
+        raise ReaderError(
+            filename,
+            f"the last row has {last[1]} fields where every other row of the {section} table has at least "
+            f"{min(widths)}: the file was cut",
+            line=last[0],
+        )
+    return []

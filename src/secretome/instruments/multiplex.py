@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from secretome.instruments import xponent
 from secretome.instruments.asm import allotropy_format, read_with_allotropy
-from secretome.instruments.formats import FileFormat
+from secretome.instruments.formats import FileFormat, decoded, rectangular, with_checks
 from secretome.instruments.model import InstrumentReading, ReaderError
 
 FAMILY = "multiplex"
@@ -29,6 +29,20 @@ def _xponent(head: str, content: bytes) -> bool:
 def _intelliflex(head: str, content: bytes) -> bool:
     first = head.lstrip().split("\n", 1)[0]
     return first.startswith("MODEL NAME,INSTRUMENT TYPE,SERIAL NUMBER")
+
+
+#: The line that opens the signature block INTELLIFLEX writes after its table.
+INTELLIFLEX_SIGNATURE = "--DOCUMENT SIGNATURE--"
+
+
+def _intelliflex_checks(content: bytes, filename: str) -> list[str]:
+    """The table above the signature block is rectangular; a file without the block was cut."""
+    text = decoded(content)
+    end = text.find(INTELLIFLEX_SIGNATURE)
+    rectangular((text if end < 0 else text[:end]).encode("utf-8"), filename)
+    if end < 0:
+        return [f"the file has no {INTELLIFLEX_SIGNATURE} block after its table: it may have been cut"]
+    return []
 
 
 def _bioplex(head: str, content: bytes) -> bool:
@@ -66,13 +80,16 @@ FORMATS = (
         _xponent,
         read_xponent,
     ),
-    allotropy_format(
-        "intelliflex",
-        FAMILY,
-        "Luminex INTELLIFLEX",
-        "software 2.x CSV export",
-        _intelliflex,
-        "LUMINEX_INTELLIFLEX",
+    with_checks(
+        allotropy_format(
+            "intelliflex",
+            FAMILY,
+            "Luminex INTELLIFLEX",
+            "software 2.x CSV export",
+            _intelliflex,
+            "LUMINEX_INTELLIFLEX",
+        ),
+        _intelliflex_checks,
     ),
     allotropy_format(
         "bioplex", FAMILY, "Bio-Rad Bio-Plex Manager", "6.x XML export", _bioplex, "BIORAD_BIOPLEX"

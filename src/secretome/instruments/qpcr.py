@@ -18,7 +18,15 @@ from typing import Any
 from xml.etree import ElementTree
 
 from secretome.instruments.asm import allotropy_format
-from secretome.instruments.formats import FileFormat, is_zip, rectangular, with_checks, xlsx_head, zip_members
+from secretome.instruments.formats import (
+    FileFormat,
+    is_zip,
+    rectangular,
+    sectioned_tables,
+    with_checks,
+    xlsx_head,
+    zip_members,
+)
 from secretome.instruments.model import InstrumentReading, Measurement, ReaderError, number
 
 FAMILY = "qpcr"
@@ -205,13 +213,16 @@ def read_rdml(content: bytes, filename: str) -> InstrumentReading:
 
 
 FORMATS: tuple[FileFormat, ...] = (
-    allotropy_format(
-        "quantstudio",
-        FAMILY,
-        "Applied Biosystems QuantStudio / ViiA 7",
-        "text export (QuantStudio 7 Flex, ViiA 7)",
-        _quantstudio_text,
-        "APPBIO_QUANTSTUDIO",
+    with_checks(
+        allotropy_format(
+            "quantstudio",
+            FAMILY,
+            "Applied Biosystems QuantStudio / ViiA 7",
+            "text export (QuantStudio 7 Flex, ViiA 7)",
+            _quantstudio_text,
+            "APPBIO_QUANTSTUDIO",
+        ),
+        sectioned_tables,
     ),
     allotropy_format(
         "quantstudio-xlsx",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,32 @@ def test_a_rectangular_export_cut_anywhere_is_refused_or_keeps_whole_rows(name: 
     widths = {len(row) for row in csv.reader(io.StringIO(text, newline="")) if row}
     assert len(widths) == 1
     assert reading.measurements
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "qpcr/AB_QS7Flex_standard_curve_results_only.txt",
+        "qpcr/AB_ViiA7_ddCt_SYBR_results_example01.txt",
+        "qpcr/AB_QS7Flex_standard_curve_example04.txt",
+    ],
+)
+def test_a_quantstudio_export_cut_inside_its_last_row_is_refused(name: str) -> None:
+    content = sample_bytes(name)
+    # Keep the well number and a few cells of the last table row (a line that starts with a well number).
+    last_row = max(m.start() + 1 for m in re.finditer(rb"\n\d+\t", content))
+    cut = content[: last_row + 12]
+    with pytest.raises(ReaderError, match="the file was cut") as caught:
+        read(cut, "qs.txt")
+    assert caught.value.line == cut.count(b"\n") + 1
+
+
+def test_an_intelliflex_export_without_its_signature_block_is_read_with_a_warning() -> None:
+    content = sample_bytes("luminex/INTELLIFLEX_v2.2_export.csv")
+    complete = read(content, "iflx.csv")
+    assert complete.warnings == ()
+    cut = content[: content.index(b"--DOCUMENT SIGNATURE--")]
+    reading = read(cut, "iflx.csv")
+    assert any("no --DOCUMENT SIGNATURE-- block" in w for w in reading.warnings)
+    with pytest.raises(ReaderError, match="the file was cut or damaged"):
+        read(cut.rstrip(b"\r\n")[:-40], "iflx.csv")
