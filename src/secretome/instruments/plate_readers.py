@@ -10,7 +10,7 @@ calculated values the software exported (blank-corrected values, concentrations)
 from __future__ import annotations
 
 from secretome.instruments.asm import allotropy_format
-from secretome.instruments.formats import csv_rows, rectangular, with_checks, xlsx_head
+from secretome.instruments.formats import csv_rows, decoded, rectangular, with_checks, xlsx_head
 from secretome.instruments.model import ReaderError
 
 #: Plate rows for a grid of this many columns.
@@ -39,10 +39,12 @@ def _mars(head: str, content: bytes) -> bool:
     return first.startswith("User:") and "Path:" in first and "Test run no." in first
 
 
-def _mars_grids(content: bytes, filename: str) -> list[str]:
-    """Every line has the same fields, and every plate grid (header ``,1,2,...,24``) has all its rows."""
-    rectangular(content, filename)
-    rows = csv_rows(content, filename)
+def plate_grids(rows: list[tuple[int, list[str]]], filename: str) -> None:
+    """Every plate grid (a header row ``"", 1, 2, ... 12/24/48``) has its rows A to H, P or AF.
+
+    Rows are labelled with their letter; Gen5 follows a labelled row with unlabelled continuation rows
+    (well IDs, then concentrations), which are skipped.
+    """
     for index, (line, row) in enumerate(rows):
         cells = [c.strip() for c in row]
         columns = 0
@@ -50,9 +52,11 @@ def _mars_grids(content: bytes, filename: str) -> list[str]:
             columns += 1
         if cells[:1] != [""] or columns not in _GRID_ROWS:
             continue
-        labels = []
+        labels: list[str] = []
         for _, below in rows[index + 1 :]:
             label = below[0].strip() if below else ""
+            if not label and len(below) > 1 and any(c.strip() for c in below[1:]) and labels:
+                continue  # a continuation row of the row above
             if len(label) != 1 or not label.isalpha():
                 break
             labels.append(label)
@@ -64,6 +68,19 @@ def _mars_grids(content: bytes, filename: str) -> list[str]:
                 f"{chr(ord('A') + expected - 1)}: the file was cut or damaged",
                 line=line,
             )
+
+
+def _mars_grids(content: bytes, filename: str) -> list[str]:
+    """Every line has the same fields, and every plate grid has all its rows."""
+    rectangular(content, filename)
+    plate_grids(csv_rows(content, filename), filename)
+    return []
+
+
+def _gen5_grids(content: bytes, filename: str) -> list[str]:
+    """Every plate grid of a Gen5 text export (tab-separated) has all its rows."""
+    lines = decoded(content).splitlines()
+    plate_grids([(number, line.split("\t")) for number, line in enumerate(lines, start=1)], filename)
     return []
 
 
@@ -72,7 +89,10 @@ def _envision(head: str, content: bytes) -> bool:
 
 
 FORMATS = (
-    allotropy_format("gen5", FAMILY, "Agilent BioTek Gen5", "text export, 3.x", _gen5, "AGILENT_GEN5"),
+    with_checks(
+        allotropy_format("gen5", FAMILY, "Agilent BioTek Gen5", "text export, 3.x", _gen5, "AGILENT_GEN5"),
+        _gen5_grids,
+    ),
     allotropy_format(
         "softmax-pro",
         FAMILY,

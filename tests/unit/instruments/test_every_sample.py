@@ -185,3 +185,23 @@ def test_an_intelliflex_export_without_its_signature_block_is_read_with_a_warnin
     assert any("no --DOCUMENT SIGNATURE-- block" in w for w in reading.warnings)
     with pytest.raises(ReaderError, match="the file was cut or damaged"):
         read(cut.rstrip(b"\r\n")[:-40], "iflx.csv")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "plate_reader/BioTek_Gen5_3.12_abs_stdcurve_singleplate.txt",
+        "plate_reader/BioTek_Gen5_Cytation5_AlphaLISA_384_4PL_stdcurve.txt",
+        "plate_reader/BioTek_Gen5_Lowry_linear_stdcurve_grid_layout.txt",
+    ],
+)
+def test_a_gen5_export_whose_last_plate_grid_lost_rows_is_refused(name: str) -> None:
+    content = sample_bytes(name)
+    lines = content.split(b"\n")
+    grid = max(i for i, line in enumerate(lines) if line.startswith(b"\t1\t2\t3\t"))
+    # Keep the header and the first two rows (with their continuation rows) of the last grid.
+    second = next(i for i in range(grid + 2, len(lines)) if lines[i][:2] == b"B\t")
+    cut = b"\n".join(lines[: second + 1]) + b"\n"
+    with pytest.raises(ReaderError, match=r"has rows AB, not A to [HP]: the file was cut") as caught:
+        read(cut, "gen5.txt")
+    assert caught.value.line == grid + 1
