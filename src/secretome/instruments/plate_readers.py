@@ -10,7 +10,7 @@ calculated values the software exported (blank-corrected values, concentrations)
 from __future__ import annotations
 
 from secretome.instruments.asm import allotropy_format
-from secretome.instruments.formats import csv_rows, decoded, rectangular, with_checks, xlsx_head
+from secretome.instruments.formats import csv_rows, decoded, with_checks, xlsx_head
 from secretome.instruments.model import ReaderError
 
 #: Plate rows for a grid of this many columns.
@@ -53,12 +53,18 @@ def plate_grids(rows: list[tuple[int, list[str]]], filename: str) -> None:
         if cells[:1] != [""] or columns not in _GRID_ROWS:
             continue
         labels: list[str] = []
-        for _, below in rows[index + 1 :]:
+        for number, below in rows[index + 1 :]:
             label = below[0].strip() if below else ""
             if not label and len(below) > 1 and any(c.strip() for c in below[1:]) and labels:
                 continue  # a continuation row of the row above
             if len(label) != 1 or not label.isalpha():
                 break
+            if len(below) < columns + 1:
+                raise ReaderError(
+                    filename,
+                    f"plate row {label} has {len(below) - 1} of {columns} wells: the file was cut or damaged",
+                    line=number,
+                )
             labels.append(label)
         expected = _GRID_ROWS[columns]
         if labels != [chr(ord("A") + i) for i in range(expected)]:
@@ -71,8 +77,11 @@ def plate_grids(rows: list[tuple[int, list[str]]], filename: str) -> None:
 
 
 def _mars_grids(content: bytes, filename: str) -> list[str]:
-    """Every line has the same fields, and every plate grid has all its rows."""
-    rectangular(content, filename)
+    """Every plate grid has all its rows, each with a cell per column.
+
+    Not every line of every MARS export has the same number of fields (header lines vary by writer), so
+    the check is on the grids, where the values are.
+    """
     plate_grids(csv_rows(content, filename), filename)
     return []
 

@@ -205,3 +205,11 @@ def test_a_gen5_export_whose_last_plate_grid_lost_rows_is_refused(name: str) -> 
     with pytest.raises(ReaderError, match=r"has rows AB, not A to [HP]: the file was cut") as caught:
         read(cut, "gen5.txt")
     assert caught.value.line == grid + 1
+
+
+def test_a_mars_export_whose_header_lines_differ_in_width_is_read_whole() -> None:
+    # Some MARS writers pad their header lines differently from the grid; only the grids carry values.
+    content = sample_bytes("plate_reader/BMG_PHERAstar_MARS_ABS_384_QC.csv")
+    first_line_end = content.index(b"\r\n")
+    padded = content[:first_line_end] + b",," + content[first_line_end:]
+    assert read(padded, "mars.csv").measurements == read(content, "mars.csv").measurements
