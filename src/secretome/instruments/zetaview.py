@@ -9,12 +9,13 @@ with the software's medians (``Median Number (D50):``); then ``Size Distribution
 separator row of ``-1.000E+0`` values after which a logarithmically binned copy follows (not read).
 
 The table's concentration is that of the measured suspension (before the dilution factor). The reader
-returns the NanoSight reader's quantities, well ``average`` (a ZetaView file is one measurement over its
-positions), so one NTA method reads both instruments: ``concentration`` (particles/mL, times the dilution
+returns the NanoSight reader's quantities for one "video" (a ZetaView file is one measurement over its
+positions, named by its recorded video file), so one NTA method reads both instruments, pooling ZetaView
+files of a lot as it pools NanoSight videos: ``concentration`` (particles/mL, times the dilution
 factor), ``mean size``, ``mode size``, ``size SD``, ``D10``/``D50``/``D90`` (number-weighted, from the
 linear table, linear interpolation within bins), ``particles per frame``, ``valid tracks`` and
 ``dilution factor``; the size distribution (particles/mL per bin, diluted back) as the series
-``size distribution average``. The file's own D50 is compared with the one computed from its table: a
+``size distribution <video>``. The file's own D50 is compared with the one computed from its table: a
 table that disagrees with its header is damaged.
 """
 
@@ -159,7 +160,8 @@ def read_zetaview(content: bytes, filename: str) -> InstrumentReading:
         result = fields.get(key, "")
         if result and result not in ("Good", "Very Good", "OK"):
             flags = (*flags, f"{key}: {result}")
-    measurements = tuple(Measurement(q, v, u, sample, "average", "", "", flags) for q, v, u in summary)
+    video = _video_label(fields, filename)
+    measurements = tuple(Measurement(q, v, u, sample, video, "", "", flags) for q, v, u in summary)
     if flags:
         warnings.append(f"the instrument's checks are not good ({'; '.join(flags)})")
     metadata: dict[str, object] = {
@@ -197,11 +199,19 @@ def read_zetaview(content: bytes, filename: str) -> InstrumentReading:
         measurements=measurements,
         warnings=tuple(warnings),
         series={
-            "size distribution average": tuple(
+            f"size distribution {video}": tuple(
                 (float(s), float(c) * dilution) for s, c in zip(size, per_bin, strict=True)
             )
         },
     )
+
+
+def _video_label(fields: dict[str, str], filename: str) -> str:
+    """The measurement's name, as NanoSight names a video: the recorded video file's stem (unique per
+    measurement), else the experiment, else the file name."""
+    original = fields.get("Original File", "").replace("\\", "/").rsplit("/", 1)[-1]
+    stem = original.rsplit(".", 1)[0] if "." in original else original
+    return stem or fields.get("Experiment", "") or filename
 
 
 def _is_zetaview(head: str, content: bytes) -> bool:

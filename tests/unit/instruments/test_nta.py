@@ -166,6 +166,8 @@ def test_a_damaged_rdml_zip_raises_only_the_reader_error(position: int, replacem
         read_rdml(RDML[:position] + replacement + RDML[position + len(replacement) :], "damaged.rdml")
 
 
+#: The measurement's name: the stem of the video file it recorded ("Original File:").
+VIDEO = "20261120_0001_EV_lotA_size_488"
 ZETAVIEW = (
     Path(__file__).resolve().parents[2] / "data" / "zetaview" / "ZetaView_8.05_size_488_constructed.txt"
 ).read_bytes()
@@ -203,39 +205,35 @@ def test_zetaview_export_gives_the_number_weighted_statistics_of_its_table() -> 
             running += count
         raise AssertionError("unreachable")
 
-    assert reading.values("concentration", well="average") == [pytest.approx(concentrations.sum() * 2000)]
-    assert reading.values("mean size", well="average") == [pytest.approx(mean, rel=1e-12)]
-    assert reading.values("size SD", well="average") == [pytest.approx(sd, rel=1e-12)]
-    assert reading.values("mode size", well="average") == [sizes[int(np.argmax(counts))]]
+    assert reading.values("concentration", well=VIDEO) == [pytest.approx(concentrations.sum() * 2000)]
+    assert reading.values("mean size", well=VIDEO) == [pytest.approx(mean, rel=1e-12)]
+    assert reading.values("size SD", well=VIDEO) == [pytest.approx(sd, rel=1e-12)]
+    assert reading.values("mode size", well=VIDEO) == [sizes[int(np.argmax(counts))]]
     for name, fraction in (("D10", 0.1), ("D50", 0.5), ("D90", 0.9)):
-        assert reading.values(name, well="average") == [pytest.approx(percentile(fraction), rel=1e-12)]
-    assert reading.values("D50", well="average") == [pytest.approx(104.98, abs=1e-6)]  # the header's D50
+        assert reading.values(name, well=VIDEO) == [pytest.approx(percentile(fraction), rel=1e-12)]
+    assert reading.values("D50", well=VIDEO) == [pytest.approx(104.98, abs=1e-6)]  # the header's D50
     assert reading.values("dilution factor") == [2000.0]
     assert reading.values("particles per frame") == [212.4]
     assert reading.values("valid tracks") == [counts.sum()]
-    series = reading.series["size distribution average"]
+    series = reading.series[f"size distribution {VIDEO}"]
     assert len(series) == 200 and series[0][0] == 2.5
 
 
-def test_zetaview_and_nanosight_readings_share_their_quantities_units_and_average_well() -> None:
+def test_zetaview_and_nanosight_readings_share_their_quantities_units_and_layout() -> None:
+    # An NTA method takes the rows of each video (well) and its "size distribution <video>" series; a
+    # ZetaView file is one such video, named by the video file it recorded.
     zetaview = read(ZETAVIEW, "zv.txt")
     nanosight = read_nta(sample_bytes(FILES[1]), "ns.csv")
     units = {m.quantity: m.unit for m in nanosight.measurements}
-    assert {m.quantity for m in nanosight.measurements if m.well == "average"} >= {
-        "concentration",
-        "mean size",
-        "mode size",
-        "size SD",
-        "D10",
-        "D50",
-        "D90",
-    }
+    video = nanosight.run_metadata["videos"][0]
+    per_video = {m.quantity for m in nanosight.measurements if m.well == video}
+    assert per_video >= {"concentration", "mean size", "mode size", "D10", "D50", "D90"}
+    assert {m.well for m in zetaview.measurements} == {VIDEO}
     for measurement in zetaview.measurements:
-        assert measurement.well == "average"
         if measurement.quantity != "dilution factor":
             assert units[measurement.quantity] == measurement.unit, measurement.quantity
-    assert set(zetaview.series) <= {f"size distribution {label}" for label in ("average",)}
-    assert "size distribution average" in nanosight.series
+    assert set(zetaview.series) == {f"size distribution {VIDEO}"}
+    assert f"size distribution {video}" in nanosight.series
 
 
 def test_a_zetaview_table_that_disagrees_with_its_reported_median_is_named() -> None:
