@@ -74,3 +74,16 @@ def test_a_problem_text_is_cut_to_one_line_of_bounded_length() -> None:
     error = ReaderError("f.csv", "word\n" * 10_000)
     assert "\n" not in str(error)
     assert len(error.problem) == MAX_PROBLEM_CHARS
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+def test_the_refused_line_is_numbered_as_an_editor_numbers_it(newline: bytes) -> None:
+    lines = [b"a,b,c"] * 4 + [b"x" * 5000] + [b"d,e"] * 3
+    limits = InputLimits(max_line_bytes=4096)
+    with pytest.raises(ReaderError) as caught:
+        check_input(newline.join(lines), "n.csv", limits)
+    assert caught.value.line == 5
+    # The last line without a line end is checked too.
+    with pytest.raises(ReaderError) as last:
+        check_input(newline.join([b"a,b"] * 3 + [b"y" * 5000]), "n.csv", limits)
+    assert last.value.line == 4
