@@ -93,6 +93,23 @@ def _gen5_grids(content: bytes, filename: str) -> list[str]:
     return []
 
 
+def _softmax_blocks(content: bytes, filename: str) -> list[str]:
+    """The ``##BLOCKS= n`` header against the ``~End`` lines that close each block: a cut file lacks some."""
+    lines = decoded(content).splitlines()
+    first = lines[0].lstrip("\ufeff").strip() if lines else ""
+    declared = first.removeprefix("##BLOCKS=").strip()
+    if not declared.isdigit():
+        raise ReaderError(
+            filename, "the first line does not declare the number of blocks (##BLOCKS= n)", line=1
+        )
+    closed = sum(1 for line in lines if line.strip() == "~End")
+    if closed < int(declared):
+        raise ReaderError(
+            filename, f"##BLOCKS= {int(declared)} but only {closed} blocks end with ~End: the file was cut"
+        )
+    return []
+
+
 def _envision(head: str, content: bytes) -> bool:
     return head.lstrip().startswith("Plate information") and "Measured height" in head
 
@@ -102,13 +119,16 @@ FORMATS = (
         allotropy_format("gen5", FAMILY, "Agilent BioTek Gen5", "text export, 3.x", _gen5, "AGILENT_GEN5"),
         _gen5_grids,
     ),
-    allotropy_format(
-        "softmax-pro",
-        FAMILY,
-        "Molecular Devices SoftMax Pro",
-        "plate-format text export, ASCII or UTF-16",
-        _softmax,
-        "MOLDEV_SOFTMAX_PRO",
+    with_checks(
+        allotropy_format(
+            "softmax-pro",
+            FAMILY,
+            "Molecular Devices SoftMax Pro",
+            "plate-format text export, ASCII or UTF-16",
+            _softmax,
+            "MOLDEV_SOFTMAX_PRO",
+        ),
+        _softmax_blocks,
     ),
     allotropy_format("magellan", FAMILY, "Tecan Magellan", "Excel list export", _magellan, "TECAN_MAGELLAN"),
     with_checks(

@@ -213,3 +213,12 @@ def test_a_mars_export_whose_header_lines_differ_in_width_is_read_whole() -> Non
     first_line_end = content.index(b"\r\n")
     padded = content[:first_line_end] + b",," + content[first_line_end:]
     assert read(padded, "mars.csv").measurements == read(content, "mars.csv").measurements
+
+
+def test_a_softmax_export_missing_blocks_it_declares_is_refused() -> None:
+    content = sample_bytes("plate_reader/SoftMaxPro_abs450_endpoint_example01_UTF16.txt")
+    text = content.decode("utf-16")
+    assert text.startswith("##BLOCKS= 4")
+    cut = text[: text.rindex("~End")].encode("utf-16")
+    with pytest.raises(ReaderError, match=r"##BLOCKS= 4 but only 3 blocks end with ~End: the file was cut"):
+        read(cut, "softmax.txt")
