@@ -20,6 +20,12 @@ SETTINGS: dict[str, str] = {
     "SECRETOME_SECURE_COOKIES": "0 sends session and CSRF cookies over plain HTTP to hosts other than localhost. Default 1.",
     "SECRETOME_SESSION_IDLE_MINUTES": "Minutes of inactivity after which a web session ends. Default 30.",
     "SECRETOME_SIGNING_LOCKOUT": "Failed password attempts (login or signing) before an account is locked. Default 5.",
+    "SECRETOME_MAX_FILE_BYTES": "Largest instrument file read or imported, in bytes. Default 536870912 (512 MiB).",
+    "SECRETOME_MAX_LINE_BYTES": "Longest line of a text instrument file, in bytes, checked before parsing. Default 1048576.",
+    "SECRETOME_MAX_COLUMNS": "Most fields on one line of a text instrument file, checked before parsing. Default 4096.",
+    "SECRETOME_PREVIEW_SECONDS": "Time limit of one web preview of an uploaded file (a separate process). Default 60.",
+    "SECRETOME_PREVIEW_MEMORY_MB": "Address-space limit of one web preview process, in MiB. Default 4096.",
+    "SECRETOME_PREVIEW_WORKERS": "Web previews running at once; more are refused with 'busy'. Default 2.",
 }
 
 SECRET_KEY_FILE = "secret_key"
@@ -58,6 +64,20 @@ def ensure_secret_key(home: Path) -> bool:
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(secrets.token_urlsafe(50))
     return True
+
+
+def integer(name: str, default: int) -> int:
+    """Read a positive whole-number environment setting; ``ValueError`` naming the setting otherwise."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}: {raw[:40]!r} is not a whole number") from None
+    if value <= 0:
+        raise ValueError(f"{name}: must be a positive number, not {value}")
+    return value
 
 
 def flag(name: str, default: bool) -> bool:

@@ -248,7 +248,8 @@ def test_two_imports_of_the_same_bytes_at_once_refuse_the_second_cleanly(analyst
 def test_metadata_without_a_finite_value_is_stored_as_null(analyst: Any) -> None:
     content = sample_bytes("nta/NanoSight_NTA3.4_ExperimentSummary_beads2.csv")
     first_bin = content.index(b"\n0.5,") + 1
-    one_bin = content[: content.index(b"\n", first_bin) + 1]  # a single size bin: no bin width
+    # A single size bin (no bin width), with the percentile table the file declares kept whole.
+    one_bin = content[: content.index(b"\n", first_bin) + 1] + content[content.index(b"\nPercentile,") + 1 :]
     record = imports.import_file(analyst, "EV count", "one-bin.csv", one_bin)
     assert record.metadata["bins"] == 1
     assert record.metadata["bin width (nm)"] is None

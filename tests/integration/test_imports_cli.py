@@ -12,6 +12,7 @@ import pytest
 from secretome.db.imports.models import InstrumentImport, RawFile
 from tests.conftest import PASSWORD
 from tests.unit.instruments.samples import every_sample, sample
+from tests.unit.instruments.test_every_sample import REFUSED
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,10 +28,10 @@ def test_inspect_reports_every_sample_or_refuses_it_in_one_line(
     run_cli: Callable[..., Any], path: Path
 ) -> None:
     result = run_cli("inspect", str(path), "--json")
-    if "truncated" in path.name:
+    if path.name in REFUSED:
         assert result.exit_code == 2
         assert result.stderr.count("\n") == 1
-        assert path.name in result.stderr and "byte" in result.stderr
+        assert path.name in result.stderr and REFUSED[path.name] in result.stderr
         assert "Traceback" not in result.output
         return
     assert result.exit_code == 0, result.output
@@ -102,3 +103,29 @@ def test_layout_add_makes_versions_and_import_uses_the_latest(
     path = str(sample("plate_reader/BioTek_Gen5_3.12_abs_stdcurve_singleplate.txt"))
     imported = run_cli("import", path, "--layout", "BCA", "--as", "ana", "--json", env=env)
     assert json.loads(imported.stdout)["layout"] == "BCA v2"
+
+
+def test_inspect_refuses_a_file_over_the_size_limit_before_reading_it(
+    run_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECRETOME_MAX_FILE_BYTES", "1000")
+    path = sample("nta/NanoSight_NTA3.4_ExperimentSummary_beads2.csv")
+    result = run_cli("inspect", str(path), "--json")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: {path}: the file has {path.stat().st_size:,} bytes; the limit is 1,000 (SECRETOME_MAX_FILE_BYTES)\n"
+    )
+
+
+def test_inspect_refuses_a_line_of_a_million_columns_in_one_short_line(
+    run_cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_bytes(
+        b"Sample ID,Viable (x10^6) cells/mL" + b",SECRET" * 140_000 + b"\r\n" + b"S1,1\r\n" * 100_000
+    )
+    result = run_cli("inspect", str(path))
+    assert result.exit_code == 2
+    assert "wide.csv (line 1): a line of 140,002 columns; the limit is 4,096" in result.stderr
+    assert "SECRET" not in result.stderr
+    assert result.stderr.count("\n") == 1

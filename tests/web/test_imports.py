@@ -167,3 +167,60 @@ def test_an_unknown_import_is_404(analyst: Any, client_for: Callable[..., Client
     client = client_for(analyst)
     assert client.get("/imports/999/").status_code == 404
     assert client.get("/imports/999/raw/").status_code == 404
+
+
+def _post_preview(client: Client, name: str, content: bytes) -> Any:
+    return client.post(
+        "/imports/preview/",
+        {"file": SimpleUploadedFile(name, content), "reason": "preview"},
+        HTTP_X_CSRFTOKEN=_csrf(client),
+        HTTP_HX_REQUEST="true",
+    )
+
+
+def test_a_2_mb_csv_of_a_million_columns_is_refused_without_echoing_it(
+    analyst: Any, client_for: Callable[..., Client]
+) -> None:
+    client = client_for(analyst)
+    content = b"Sample ID,Viable (x10^6) cells/mL" + b"," * 1_000_000 + b"\r\n"
+    content += b"SECRETCELL,1.0\r\n" * 62_500
+    assert len(content) >= 2_000_000
+    response = _post_preview(client, "wide.csv", content)
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert "wide.csv (line 1): a line of 1,000,002 columns; the limit is 4,096" in body
+    assert "SECRETCELL" not in body
+    assert len(body) < 5_000
+    assert not RawFile.objects.exists()
+
+
+def test_an_import_posted_past_the_preview_is_read_under_the_same_limits(
+    analyst: Any, client_for: Callable[..., Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECRETOME_MAX_FILE_BYTES", "1000")
+    client = client_for(analyst)
+    response = client.post(
+        "/imports/new/",
+        {"file": _upload("nta/NanoSight_NTA3.4_ExperimentSummary_beads2.csv"), "reason": "import"},
+        HTTP_X_CSRFTOKEN=_csrf(client),
+    )
+    assert response.status_code == 422
+    assert "the limit is 1,000" in response.content.decode()
+    assert not InstrumentImport.objects.exists()
+
+
+def test_a_preview_when_every_reader_is_busy_answers_503(
+    analyst: Any, client_for: Callable[..., Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from secretome.services import bounded
+
+    monkeypatch.setenv("SECRETOME_PREVIEW_WORKERS", "1")
+    client = client_for(analyst)
+    slots = bounded._slots_for(1)
+    assert slots.acquire(blocking=False)
+    try:
+        response = _preview(client, "nta/NanoSight_NTA3.4_ExperimentSummary_beads2.csv")
+    finally:
+        slots.release()
+    assert response.status_code == 503
+    assert "try again" in response.content.decode()

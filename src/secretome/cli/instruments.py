@@ -26,8 +26,16 @@ FORMAT_OPTION = typer.Option(
 
 
 def _read_file(path: Path) -> bytes:
+    from secretome.services.bounded import input_limits
+
     try:
+        # The size limit is checked before the bytes are read, so an oversized file never fills memory.
+        size, limit = path.stat().st_size, input_limits().max_file_bytes
+        if size > limit:
+            fail(f"{path}: the file has {size:,} bytes; the limit is {limit:,} (SECRETOME_MAX_FILE_BYTES)")
         return path.read_bytes()
+    except ValueError as exc:  # a malformed limit setting
+        fail(str(exc))
     except FileNotFoundError:
         fail(f"{path}: no such file")
     except IsADirectoryError:

@@ -21,6 +21,8 @@ from secretome.instruments.formats import FileFormat
 from secretome.instruments.model import InstrumentReading, Measurement, ReaderError, number
 
 ALLOTROPY_VERSION = version("allotropy")
+#: The longest part of a converter's exception text repeated in a refusal.
+CONVERTER_MESSAGE_CHARS = 200
 
 _SUFFIXES = re.compile(r"\s*\((cell counter|qPCR)\)$")
 _MISSING_WORDS = {"nan", "n/a", "na", "undetermined", "value not provided in instrument file"}
@@ -319,6 +321,9 @@ def read_with_allotropy(
         )
     except Exception as exc:  # a third-party parser on untrusted bytes: any failure is the file's fault
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        # The converter's words may quote the file; keep the gist only.
+        if len(message) > CONVERTER_MESSAGE_CHARS:
+            message = message[: CONVERTER_MESSAGE_CHARS - 1] + "\u2026"
         raise ReaderError(filename, f"not a readable {format} file: {message}") from None
     return asm_to_reading(asm, filename=filename, format=format, family=family)
 

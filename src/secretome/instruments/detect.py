@@ -6,8 +6,18 @@ unknown file gets a :class:`~secretome.instruments.model.ReaderError` listing th
 
 from __future__ import annotations
 
-from secretome.instruments import assay_tables, cell_counters, flow, multiplex, nta, plate_readers, qpcr
+from secretome.instruments import (
+    assay_tables,
+    cell_counters,
+    flow,
+    multiplex,
+    nta,
+    plate_readers,
+    qpcr,
+    zetaview,
+)
 from secretome.instruments.formats import FileFormat, head_text
+from secretome.instruments.limits import DEFAULT_LIMITS, InputLimits, check_input
 from secretome.instruments.model import InstrumentReading, ReaderError
 
 #: Every supported format, in detection order.
@@ -18,12 +28,13 @@ FORMATS: tuple[FileFormat, ...] = (
     *qpcr.FORMATS,
     *flow.FORMATS,
     *nta.FORMATS,
+    *zetaview.FORMATS,
     # Last: generic CSV tables recognised by their column names.
     *assay_tables.FORMATS,
 )
 
-#: The largest file accepted (bytes).
-MAX_FILE_BYTES = 512 * 1024 * 1024
+#: The largest file accepted (bytes) unless the caller passes other limits.
+MAX_FILE_BYTES = DEFAULT_LIMITS.max_file_bytes
 
 
 def supported_formats() -> list[FileFormat]:
@@ -59,9 +70,13 @@ def detect(content: bytes, filename: str) -> FileFormat:
     )
 
 
-def read(content: bytes, filename: str, format: str | None = None) -> InstrumentReading:
-    """Read ``content`` (the file's bytes) with the detected format, or ``format`` when given."""
-    if len(content) > MAX_FILE_BYTES:
-        raise ReaderError(filename, f"the file is larger than {MAX_FILE_BYTES} bytes")
+def read(
+    content: bytes, filename: str, format: str | None = None, limits: InputLimits = DEFAULT_LIMITS
+) -> InstrumentReading:
+    """Read ``content`` (the file's bytes) with the detected format, or ``format`` when given.
+
+    The size, line lengths and column counts are checked against ``limits`` before any reader runs.
+    """
+    check_input(content, filename, limits)
     chosen = get_format(format) if format else detect(content, filename)
     return chosen.read(content, filename)

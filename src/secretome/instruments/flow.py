@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -220,6 +221,42 @@ def _data_bounds(
     return base + start, notes
 
 
+_REPLACEMENT = b"\xef\xbf\xbd"
+_LATIN1_AS_UTF8 = re.compile(rb"[\xc2\xc3][\x80-\xbf]")
+
+
+def _text_conversion(content: bytes, start: int, expected: int) -> str | None:
+    """Why the DATA segment looks like binary passed through a text conversion, or None.
+
+    Event bytes are binary: a run through a text decoder leaves marks no real instrument writes (U+FFFD
+    replacement sequences, every high byte part of a Latin-1-to-UTF-8 pair, every LF preceded by CR).
+    Each test asks for many marks, far beyond what random event values produce (one U+FFFD sequence in
+    16 MB by chance).
+    """
+    region = content[start : start + expected]
+    if not region:
+        return None
+    replaced = region.count(_REPLACEMENT)
+    if replaced >= 3 and replaced > 100 * len(region) / 2**24:
+        return (
+            f"the DATA segment holds {replaced} U+FFFD replacement sequences: the file was decoded as text "
+            "and saved again, so its event values are lost"
+        )
+    high = sum(1 for byte in region if byte >= 0x80)
+    if high >= 64 and 2 * len(_LATIN1_AS_UTF8.findall(region)) >= high - 2:
+        return (
+            f"every one of the {high} high bytes of the DATA segment is part of a Latin-1-to-UTF-8 pair: "
+            "the file was re-encoded as text, so its event values are wrong"
+        )
+    line_feeds = region.count(b"\n")
+    if line_feeds >= 32 and region.count(b"\r\n") == line_feeds and len(content) > start + expected + 8:
+        return (
+            f"all {line_feeds} line feeds of the DATA segment follow a carriage return and the file is longer "
+            "than its segments: its line ends were converted as text, so its event values are wrong"
+        )
+    return None
+
+
 def _spillover(
     keywords: Mapping[str, str], channels: tuple[str, ...]
 ) -> tuple[tuple[str, ...], npt.NDArray[np.float64]] | None:
@@ -292,6 +329,9 @@ def read_fcs_data_sets(content: bytes, filename: str) -> list[FcsDataSet]:
         row, widths = _row_dtype(keywords, channels, filename, base)
         row_bytes = row.itemsize * (1 if row.fields is not None else channels)
         start, notes = _data_bounds(flow, keywords, count * row_bytes, base, len(content), filename)
+        converted = _text_conversion(content, start, count * row_bytes)
+        if converted is not None:
+            raise _fail(filename, converted, start)
         names = tuple(str(keywords.get(f"p{i}n", f"P{i}")).strip() for i in range(1, channels + 1))
         labels = tuple(str(keywords.get(f"p{i}s", "")).strip() for i in range(1, channels + 1))
         spillover = _spillover(keywords, names)

@@ -29,10 +29,27 @@ FAMILIES = (
 )
 
 
+#: The longest problem text a :class:`ReaderError` carries; a message names what is wrong, never the file's
+#: content (a converter's own exception text can quote a whole line).
+MAX_PROBLEM_CHARS = 1000
+#: The longest file name a message repeats.
+MAX_FILENAME_CHARS = 120
+
+
+def _cap(text: str, limit: int) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
+
+
 class ReaderError(ValueError):
-    """A file a reader cannot read. The message names the file and, where it applies, the line or byte."""
+    """A file a reader cannot read. The message names the file and, where it applies, the line or byte.
+
+    The problem text is flattened to one line and cut at :data:`MAX_PROBLEM_CHARS` characters.
+    """
 
     def __init__(self, filename: str, problem: str, *, line: int | None = None, offset: int | None = None):
+        filename = _cap(filename, MAX_FILENAME_CHARS)
+        problem = _cap(problem, MAX_PROBLEM_CHARS)
         where = ""
         if line is not None:
             where = f" (line {line})"

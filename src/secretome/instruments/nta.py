@@ -86,6 +86,7 @@ def read_nta(content: bytes, filename: str) -> InstrumentReading:
     distribution: list[list[float]] = []
     distribution_header: list[str] = []
     percentiles: list[list[float]] = []
+    included: list[str] = []
     mode = ""
     for _line, row in rows[2:]:
         first = row[0] if row else ""
@@ -118,6 +119,8 @@ def read_nta(content: bytes, filename: str) -> InstrumentReading:
                 videos = [c for c in rest if c]
             elif first:
                 details[first] = rest[0] if rest else ""
+        elif section == "Data Included" and first:
+            included.append(first)
         elif section in ("Conditions", "Settings") and first:
             conditions[first] = rest[: len(videos)] if videos else rest
         elif section == "Results" and first in RESULT_ROWS:
@@ -142,6 +145,7 @@ def read_nta(content: bytes, filename: str) -> InstrumentReading:
                 details[first] = rest[0] if rest else ""
     if not any(q == "concentration" for q, _ in values):
         raise ReaderError(filename, "no [Results] concentration row; is the export complete?")
+    _check_declared_tables(filename, included, distribution, percentiles)
     sample = (
         details.get("Sample Name") or details.get("Sample Description") or details.get("Experiment Name", "")
     )
@@ -193,6 +197,32 @@ def read_nta(content: bytes, filename: str) -> InstrumentReading:
         warnings=tuple(warnings),
         series=series,
     )
+
+
+def _check_declared_tables(
+    filename: str, included: list[str], distribution: list[list[float]], percentiles: list[list[float]]
+) -> None:
+    """Refuse a file that lacks, or holds only part of, the tables its ``[Data Included]`` section declares.
+
+    The tables come last, so a file cut short loses them first: the percentile table runs 0 to 100.
+    """
+    declared = " ".join(included).lower()
+    if "size distribution" in declared and not distribution:
+        raise ReaderError(
+            filename, "[Data Included] declares a size distribution but the file holds none: it was cut"
+        )
+    if "with percentiles" in declared:
+        last = percentiles[-1][0] if percentiles else None
+        filled = [sum(1 for v in row if not math.isnan(v)) for row in percentiles]
+        if last == 100 and filled[-1] < filled[0]:
+            raise ReaderError(
+                filename, f"the last percentile row has {filled[-1]} of {filled[0]} values: the file was cut"
+            )
+        if last != 100:
+            where = "no percentile table" if last is None else f"a percentile table that ends at {last:g}"
+            raise ReaderError(
+                filename, f"[Data Included] declares percentiles 0-100 but the file has {where}: it was cut"
+            )
 
 
 def _columns(cells: list[str], videos: list[str], header: list[str]) -> Iterator[tuple[str, str]]:

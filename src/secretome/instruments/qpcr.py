@@ -18,7 +18,15 @@ from typing import Any
 from xml.etree import ElementTree
 
 from secretome.instruments.asm import allotropy_format
-from secretome.instruments.formats import FileFormat, is_zip, xlsx_head, zip_members
+from secretome.instruments.formats import (
+    FileFormat,
+    is_zip,
+    rectangular,
+    sectioned_tables,
+    with_checks,
+    xlsx_head,
+    zip_members,
+)
 from secretome.instruments.model import InstrumentReading, Measurement, ReaderError, number
 
 FAMILY = "qpcr"
@@ -205,13 +213,16 @@ def read_rdml(content: bytes, filename: str) -> InstrumentReading:
 
 
 FORMATS: tuple[FileFormat, ...] = (
-    allotropy_format(
-        "quantstudio",
-        FAMILY,
-        "Applied Biosystems QuantStudio / ViiA 7",
-        "text export (QuantStudio 7 Flex, ViiA 7)",
-        _quantstudio_text,
-        "APPBIO_QUANTSTUDIO",
+    with_checks(
+        allotropy_format(
+            "quantstudio",
+            FAMILY,
+            "Applied Biosystems QuantStudio / ViiA 7",
+            "text export (QuantStudio 7 Flex, ViiA 7)",
+            _quantstudio_text,
+            "APPBIO_QUANTSTUDIO",
+        ),
+        sectioned_tables,
     ),
     allotropy_format(
         "quantstudio-xlsx",
@@ -229,8 +240,11 @@ FORMATS: tuple[FileFormat, ...] = (
         _design_analysis,
         "APPBIO_QUANTSTUDIO_DESIGNANDANALYSIS",
     ),
-    allotropy_format(
-        "cfx-maestro", FAMILY, "Bio-Rad CFX Maestro", "Quantification Cq Results CSV", _cfx, "CFXMAESTRO"
+    with_checks(
+        allotropy_format(
+            "cfx-maestro", FAMILY, "Bio-Rad CFX Maestro", "Quantification Cq Results CSV", _cfx, "CFXMAESTRO"
+        ),
+        rectangular,
     ),
     FileFormat("rdml", FAMILY, "RDML consortium", "RDML 1.1-1.4 (zip or XML), own reader", _rdml, read_rdml),
 )

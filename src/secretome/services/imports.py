@@ -31,6 +31,7 @@ from secretome.domain.canonical import canonical_json
 from secretome.domain.roles import Role
 from secretome.instruments import detect
 from secretome.instruments.model import InstrumentReading, ReaderError
+from secretome.services import bounded as bounded_reads
 from secretome.services.audit import record_event, require_reason
 from secretome.services.errors import NotFound, ServiceError
 from secretome.services.users import require_role
@@ -46,6 +47,10 @@ IMPORT_ROLES = (Role.ANALYST, Role.REVIEWER, Role.QA)
 
 class ImportRefused(ServiceError):
     """The file cannot be read; the message names the file (and line or byte where it applies)."""
+
+
+class ImportBusy(ServiceError):
+    """Every bounded reader is busy with other uploads; try again in a moment."""
 
 
 @dataclass(frozen=True)
@@ -69,13 +74,24 @@ def _raw_path(sha256: str) -> Path:
     return raw_directory() / sha256[:2] / sha256
 
 
-def inspect_file(filename: str, content: bytes, format: str | None = None) -> InstrumentReading:
-    """Read ``content`` without storing anything; :class:`ImportRefused` when it cannot be read."""
+def inspect_file(
+    filename: str, content: bytes, format: str | None = None, *, bounded: bool = False
+) -> InstrumentReading:
+    """Read ``content`` without storing anything; :class:`ImportRefused` when it cannot be read.
+
+    The input limits of the settings are checked before any reader runs. ``bounded`` reads in a separate
+    process under the preview time and memory limits (:mod:`secretome.services.bounded`): what the web
+    does with uploads; :class:`ImportBusy` when every such reader is in use.
+    """
     try:
-        return detect.read(content, filename, format)
-    except ReaderError as exc:
+        if bounded:
+            return bounded_reads.read_bounded(content, filename, format)
+        return detect.read(content, filename, format, bounded_reads.input_limits())
+    except bounded_reads.ReadBusy as exc:
+        raise ImportBusy(str(exc)) from None
+    except (ReaderError, bounded_reads.ReadRefused) as exc:
         raise ImportRefused(str(exc)) from None
-    except ValueError as exc:  # an unknown --format
+    except ValueError as exc:  # an unknown --format, a bad limit setting
         raise ImportRefused(str(exc)) from None
 
 
@@ -175,7 +191,6 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
-@transaction.atomic
 def import_file_outcome(
     actor: Actor,
     reason: str,
@@ -184,8 +199,32 @@ def import_file_outcome(
     format: str | None = None,
     layout: PlateLayout | str | None = None,
     lot: Lot | str | None = None,
+    *,
+    bounded: bool = False,
 ) -> ImportOutcome:
-    """Like :func:`import_file`, also saying whether the import is new."""
+    """Like :func:`import_file`, also saying whether the import is new.
+
+    ``bounded`` reads the file in a separate process under the preview limits (web uploads), before the
+    transaction opens, so a slow file never holds the database.
+    """
+    require_role(actor, *IMPORT_ROLES)
+    reading = None
+    if bounded and find_import(content) is None:
+        reading = inspect_file(filename, content, format, bounded=True)
+    return _store_import(actor, reason, filename, content, format, layout, lot, reading)
+
+
+@transaction.atomic
+def _store_import(
+    actor: Actor,
+    reason: str,
+    filename: str,
+    content: bytes,
+    format: str | None,
+    layout: PlateLayout | str | None,
+    lot: Lot | str | None,
+    reading: InstrumentReading | None,
+) -> ImportOutcome:
     require_role(actor, *IMPORT_ROLES)
     reason = require_reason(reason)
     sha256 = sha256_of(content)
@@ -194,7 +233,8 @@ def import_file_outcome(
         return ImportOutcome(existing, False)
     layout_record = get_layout(layout) if isinstance(layout, str) else layout
     lot_record = _lot(lot)
-    reading = inspect_file(filename, content, format)
+    if reading is None:
+        reading = inspect_file(filename, content, format)
     layout_definition = layout_of(layout_record) if layout_record is not None else None
     now = timezone.now()
     user = actor if isinstance(actor, User) else None

@@ -239,7 +239,12 @@ def import_preview(request: HttpRequest) -> HttpResponse:
         )
     content = upload.read()
     try:
-        reading = service.inspect_file(upload.name or "upload", content, request.POST.get("format") or None)
+        # A separate, time- and memory-bounded process: a hostile file cannot stall this web worker.
+        reading = service.inspect_file(
+            upload.name or "upload", content, request.POST.get("format") or None, bounded=True
+        )
+    except service.ImportBusy as exc:
+        return render(request, "secretome/imports/_preview.html", {"error": str(exc)}, status=503)
     except ServiceError as exc:
         return render(request, "secretome/imports/_preview.html", {"error": str(exc)}, status=422)
     context = _preview_context(reading)
@@ -275,6 +280,7 @@ def import_create(request: HttpRequest) -> HttpResponse:
             form.cleaned_data["format"] or None,
             form.cleaned_data["layout"] or None,
             form.cleaned_data["lot"].strip() or None,
+            bounded=True,
         )
     except ServiceError as exc:
         form.add_error(None, str(exc))

@@ -6,6 +6,7 @@ import contextlib
 import io
 import warnings
 from pathlib import Path
+from typing import Any
 
 import flowio
 import numpy as np
@@ -17,8 +18,12 @@ from secretome.instruments.flow import read_fcs, read_fcs_data_sets
 from secretome.instruments.model import ReaderError
 from tests.unit.instruments.samples import SAMPLES, sample_bytes
 
+#: The sample whose DATA segment went through a UTF-8 decoder (U+FFFD sequences where event bytes were).
+TEXT_CONVERTED = "Stratedigm_S1400EXi_FCS3.0_data_offset_discrepancy.fcs"
 FCS_FILES = sorted(
-    p for p in (SAMPLES / "fcs").iterdir() if p.suffix in (".fcs", ".lmd") and "truncated" not in p.name
+    p
+    for p in (SAMPLES / "fcs").iterdir()
+    if p.suffix in (".fcs", ".lmd") and "truncated" not in p.name and p.name != TEXT_CONVERTED
 )
 
 
@@ -93,9 +98,41 @@ def test_mixed_integer_widths_are_read_per_channel() -> None:
 
 
 def test_header_and_text_offsets_that_disagree_are_resolved_and_reported() -> None:
-    reading = read_fcs(sample_bytes("fcs/Stratedigm_S1400EXi_FCS3.0_data_offset_discrepancy.fcs"), "s.fcs")
+    # FCS 3.x: TEXT's $BEGINDATA is authoritative. Point the HEADER's DATA start 100 bytes too early.
+    content = sample_bytes("fcs/BD_Fortessa_FCS3.0_PBS_Specimen_001_A1_A01.fcs")
+    start = int(content[26:34])
+    moved = content[:26] + f"{start - 100:>8}".encode() + content[34:]
+    reading = read_fcs(moved, "moved.fcs")
     assert any("disagree on the DATA offsets" in w for w in reading.warnings)
-    assert reading.values("event count") == [2.0]
+    expected = read_fcs_data_sets(content, "f.fcs")[0].events
+    np.testing.assert_array_equal(reading.events[0].events, expected)
+
+
+def test_the_sample_whose_data_went_through_a_text_decoder_is_refused() -> None:
+    with pytest.raises(ReaderError, match="U\\+FFFD replacement sequences") as caught:
+        read_fcs(sample_bytes(f"fcs/{TEXT_CONVERTED}"), "s.fcs")
+    assert caught.value.offset == 6081
+
+
+@pytest.mark.parametrize(
+    "conversion,words",
+    [
+        (lambda b: b.decode("utf-8", errors="replace").encode("utf-8"), "U+FFFD"),
+        (lambda b: b.decode("latin-1").encode("utf-8"), "Latin-1-to-UTF-8"),
+        (lambda b: b.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"), "line ends were converted"),
+    ],
+    ids=["utf8-replace", "latin1-to-utf8", "lf-to-crlf"],
+)
+@pytest.mark.parametrize("path", FCS_FILES[:6], ids=lambda p: p.name)
+def test_an_fcs_file_re_encoded_as_text_is_refused_not_read_with_wrong_values(
+    path: Path, conversion: Any, words: str
+) -> None:
+    content = path.read_bytes()
+    converted = conversion(content)
+    assert converted != content
+    with pytest.raises(ReaderError) as caught:
+        read_fcs(converted, path.name)
+    assert words in str(caught.value)
 
 
 def test_enddata_one_byte_too_far_is_tolerated_and_reported() -> None:
@@ -143,7 +180,7 @@ def test_a_file_written_by_flowio_reads_back_the_same_events() -> None:
     assert data_set.channels == ("FSC-A", "SSC-A", "CD73", "CD90")
 
 
-SMALL = sample_bytes("fcs/Stratedigm_S1400EXi_FCS3.0_data_offset_discrepancy.fcs")
+SMALL = sample_bytes("fcs/Sysmex_CyFlow_Cube8_FCS3.0.fcs")
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
