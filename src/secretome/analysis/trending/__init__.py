@@ -5,7 +5,17 @@ The conventions are part of the contract of ``secretome trend``; see ``docs/tren
 """
 
 from secretome.analysis.trending.capability import Capability, CapabilityResult, IndexEstimate
-from secretome.analysis.trending.charts import D2, D4, ControlChart, IMRChart, LeveyJennings, imr_limits
+from secretome.analysis.trending.charts import (
+    D2,
+    D4,
+    ControlChart,
+    IMRChart,
+    LeveyJennings,
+    LimitSegment,
+    SegmentedChart,
+    imr_limits,
+    segmented_chart,
+)
 from secretome.analysis.trending.comparison import (
     DonorMixedModel,
     MixedModelResult,
@@ -33,15 +43,18 @@ __all__ = [
     "IMRChart",
     "IndexEstimate",
     "LeveyJennings",
+    "LimitSegment",
     "MixedModelResult",
     "OneWayComparison",
     "OneWayResult",
+    "SegmentedChart",
     "ToleranceInterval",
     "ToleranceResult",
     "all_flags",
     "imr_limits",
     "nelson_flags",
     "nonparametric_ranks",
+    "segmented_chart",
     "tolerance_factor",
     "western_electric_flags",
 ]

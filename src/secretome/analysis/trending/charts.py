@@ -362,3 +362,170 @@ class LeveyJennings:
             nelson=_rule_lots(nelson),
             western_electric=_rule_lots(western),
         )
+
+
+@dataclass(frozen=True)
+class LimitSegment:
+    """Fixed I-MR limits in force from lot position ``first_index`` (0-based) until the next segment."""
+
+    first_index: int
+    centre_line: float
+    sigma: float
+    mr_bar: float
+    label: str = ""
+
+    @property
+    def ucl(self) -> float:
+        return self.centre_line + 3 * self.sigma
+
+    @property
+    def lcl(self) -> float:
+        return self.centre_line - 3 * self.sigma
+
+    def to_dict(self) -> dict[str, Any]:
+        c, s = self.centre_line, self.sigma
+        return {
+            "first_lot_index": self.first_index + 1,
+            "label": self.label,
+            "centre_line": c,
+            "sigma": s,
+            "ucl": self.ucl,
+            "lcl": self.lcl,
+            "zones": {"minus_2": c - 2 * s, "minus_1": c - s, "plus_1": c + s, "plus_2": c + 2 * s},
+            "mr_bar": self.mr_bar,
+            "mr_ucl": D4 * self.mr_bar,
+        }
+
+
+@dataclass(frozen=True)
+class SegmentedChart:
+    """An I-MR chart whose limits change at re-baselinings: each lot is charted against the limits in force
+    for it, the earlier limits stay visible, and the rules run on every lot against its own limits."""
+
+    lot_ids: tuple[str, ...]
+    raw_values: FloatArray
+    values: FloatArray
+    log10: bool
+    segments: tuple[LimitSegment, ...]
+    segment_of_lot: tuple[int, ...]
+    moving_range: FloatArray
+    mr_flagged: tuple[int, ...]
+    nelson: dict[int, tuple[int, ...]]
+    western_electric: dict[int, tuple[int, ...]]
+
+    @property
+    def n(self) -> int:
+        return int(self.values.size)
+
+    def rules_at(self, lot_index: int) -> list[str]:
+        fired = [f"nelson {r}" for r, lots in self.nelson.items() if lot_index in lots]
+        fired += [f"western electric {r}" for r, lots in self.western_electric.items() if lot_index in lots]
+        return fired
+
+    def signals(self) -> list[dict[str, Any]]:
+        flagged = sorted(
+            {i for lots in (*self.nelson.values(), *self.western_electric.values()) for i in lots}
+        )
+        return [{"lot_index": i, "lot_id": self.lot_ids[i - 1], "rules": self.rules_at(i)} for i in flagged]
+
+    def to_dict(self) -> dict[str, Any]:
+        current = self.segments[-1]
+        return {
+            "kind": "I-MR",
+            "n": self.n,
+            "log10": self.log10,
+            "individuals": {k: v for k, v in current.to_dict().items() if k not in ("mr_bar", "mr_ucl")},
+            "moving_range": {
+                "mr_bar": current.mr_bar,
+                "ucl": D4 * current.mr_bar,
+                "lcl": 0.0,
+                "flagged_lots": list(self.mr_flagged),
+            },
+            "segments": [s.to_dict() for s in self.segments],
+            "nelson": {str(r): list(v) for r, v in self.nelson.items()},
+            "western_electric": {str(r): list(v) for r, v in self.western_electric.items()},
+            "points": [
+                {
+                    "lot_index": i + 1,
+                    "lot_id": self.lot_ids[i],
+                    "value": float(self.raw_values[i]),
+                    "charted": float(self.values[i]),
+                    "moving_range": None if i == 0 else float(self.moving_range[i - 1]),
+                    "segment": self.segment_of_lot[i],
+                    "rules": self.rules_at(i + 1),
+                }
+                for i in range(self.n)
+            ],
+        }
+
+    def plot(self, ax: Any = None) -> Any:
+        """Individuals chart with each segment's limits drawn over the lots they apply to."""
+        from matplotlib.figure import Figure
+
+        if ax is None:
+            figure = Figure(figsize=(7.2, 4.0), layout="constrained")
+            ax = figure.subplots()
+        else:
+            figure = ax.figure
+        index = np.arange(1, self.n + 1)
+        colours = []
+        for i in index:
+            rule = next((r for r, lots in self.nelson.items() if i in lots), None)
+            colours.append(RULE_COLOURS["none" if rule is None else f"nelson {rule}"])
+        ax.plot(index, self.values, color="0.6", linewidth=0.8, zorder=1)
+        ax.scatter(index, self.values, c=colours, s=16, zorder=3)
+        bounds = [s.first_index for s in self.segments] + [self.n]
+        for j, segment in enumerate(self.segments):
+            start, stop = bounds[j] + 0.5, bounds[j + 1] + 0.5
+            ax.hlines(segment.centre_line, start, stop, color="tab:green", linewidth=1)
+            for k in (-3, 3):
+                ax.hlines(segment.centre_line + k * segment.sigma, start, stop, color="tab:red", linewidth=1)
+            for k in (-2, -1, 1, 2):
+                ax.hlines(
+                    segment.centre_line + k * segment.sigma,
+                    start,
+                    stop,
+                    color="0.6",
+                    linestyle=":",
+                    linewidth=0.7,
+                )
+        ax.set_xlabel("lot")
+        ax.set_ylabel(("log10 " if self.log10 else "") + "value")
+        return figure
+
+
+def segmented_chart(
+    values: Sequence[float] | Any,
+    lot_ids: Sequence[str],
+    segments: Sequence[LimitSegment],
+    *,
+    log10: bool = False,
+) -> SegmentedChart:
+    """Chart ``values`` against fixed limit segments (ordered by ``first_index``; the first one also covers
+    any lots before it). Nothing is re-estimated here: the limits are the ones given."""
+    raw, x = _charted(values, log10)
+    ids = _lot_ids(lot_ids, raw.size)
+    if not segments:
+        raise ValueError("segments: at least one set of limits")
+    ordered = sorted(segments, key=lambda s: s.first_index)
+    if any(not s.sigma > 0 for s in ordered):
+        raise ValueError("segments: sigma must be positive")
+    starts = np.array([s.first_index for s in ordered])
+    which = np.clip(np.searchsorted(starts, np.arange(raw.size), side="right") - 1, 0, None)
+    centre = np.array([s.centre_line for s in ordered])[which]
+    sigma = np.array([s.sigma for s in ordered])[which]
+    nelson, western = all_flags(x, centre, sigma)
+    mr = moving_ranges(x)
+    mr_ucl = D4 * np.array([s.mr_bar for s in ordered])[which][1:]
+    return SegmentedChart(
+        lot_ids=ids,
+        raw_values=raw,
+        values=x,
+        log10=log10,
+        segments=tuple(ordered),
+        segment_of_lot=tuple(int(w) for w in which),
+        moving_range=mr,
+        mr_flagged=tuple(int(j) + 2 for j in np.flatnonzero(mr > mr_ucl)),
+        nelson=_rule_lots(nelson),
+        western_electric=_rule_lots(western),
+    )
