@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from secretome.analysis.trending.charts import D2, _as_series, moving_ranges
 from secretome.analysis.trending.rules import FloatArray
@@ -59,8 +59,9 @@ def chi_square_interval(c: float | None, n: int) -> IndexEstimate:
     if c is None:
         return _NONE
     df = n - 1
-    low = c * math.sqrt(float(stats.chi2.ppf(0.025, df)) / df)
-    high = c * math.sqrt(float(stats.chi2.ppf(0.975, df)) / df)
+    # scipy.special's inverse upper-tail chi-square: chdtri(df, 1 - q) is the q quantile
+    low = c * math.sqrt(float(special.chdtri(df, 0.975)) / df)
+    high = c * math.sqrt(float(special.chdtri(df, 0.025)) / df)
     return IndexEstimate(c, low, high)
 
 
@@ -73,8 +74,8 @@ def _indices(mean: float, sigma: float, lsl: float | None, usl: float | None) ->
 
 
 def _ppm(mean: float, sigma: float, lsl: float | None, usl: float | None) -> dict[str, float]:
-    below = 0.0 if lsl is None else float(stats.norm.cdf((lsl - mean) / sigma)) * 1e6
-    above = 0.0 if usl is None else float(stats.norm.sf((usl - mean) / sigma)) * 1e6
+    below = 0.0 if lsl is None else float(special.ndtr((lsl - mean) / sigma)) * 1e6
+    above = 0.0 if usl is None else float(special.ndtr((mean - usl) / sigma)) * 1e6
     return {"below_lsl": below, "above_usl": above, "total": below + above}
 
 

@@ -82,6 +82,7 @@ class ControlChart:
 
     ``kind`` is ``"I-MR"`` or ``"Levey-Jennings"``. Values are on the charted scale (log10 when
     ``log10`` is true; ``raw_values`` keeps the reported numbers). Rule flags are lot indices from 1.
+    ``lot_ids`` is empty when no ids were given; :meth:`lot_id` then names a lot by its index.
     """
 
     kind: str
@@ -111,6 +112,10 @@ class ControlChart:
     def n(self) -> int:
         return int(self.values.size)
 
+    def lot_id(self, lot_index: int) -> str:
+        """The id of lot ``lot_index`` (counted from 1)."""
+        return self.lot_ids[lot_index - 1] if self.lot_ids else str(lot_index)
+
     def zones(self) -> dict[str, float]:
         """Zone lines at 1 and 2 sigma either side of the centre line."""
         c, s = self.centre_line, self.sigma
@@ -128,7 +133,7 @@ class ControlChart:
         for index in range(1, self.n + 1):
             rules = self.rules_at(index)
             if rules:
-                out.append({"lot_index": index, "lot_id": self.lot_ids[index - 1], "rules": rules})
+                out.append({"lot_index": index, "lot_id": self.lot_id(index), "rules": rules})
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -160,7 +165,7 @@ class ControlChart:
             "points": [
                 {
                     "lot_index": i + 1,
-                    "lot_id": self.lot_ids[i],
+                    "lot_id": self.lot_id(i + 1),
                     "value": float(self.raw_values[i]),
                     "charted": float(self.values[i]),
                     "moving_range": None if i == 0 else float(self.moving_range[i - 1]),
@@ -225,8 +230,9 @@ class ControlChart:
 
 
 def _lot_ids(lot_ids: Sequence[str] | None, n: int) -> tuple[str, ...]:
+    """The lot ids as a tuple; empty when none are given (the lot index then names the lot)."""
     if lot_ids is None:
-        return tuple(str(i) for i in range(1, n + 1))
+        return ()
     if len(lot_ids) != n:
         raise ValueError(f"lot_ids: {len(lot_ids)} lot ids for {n} values")
     return tuple(str(v) for v in lot_ids)
@@ -504,7 +510,7 @@ def segmented_chart(
     """Chart ``values`` against fixed limit segments (ordered by ``first_index``; the first one also covers
     any lots before it). Nothing is re-estimated here: the limits are the ones given."""
     raw, x = _charted(values, log10)
-    ids = _lot_ids(lot_ids, raw.size)
+    ids = _lot_ids(lot_ids, raw.size) or tuple(str(i) for i in range(1, raw.size + 1))
     if not segments:
         raise ValueError("segments: at least one set of limits")
     ordered = sorted(segments, key=lambda s: s.first_index)

@@ -49,15 +49,15 @@ WESTERN_ELECTRIC_DESCRIPTIONS = {
 
 
 def _window_count(flags: BoolArray, window: int) -> Any:
-    """Number of true flags in the window of ``window`` points ending at each point (0 where the window
-    does not exist yet, which no rule threshold reaches)."""
-    n = flags.shape[0]
-    counts = np.zeros(flags.shape, dtype=np.int64)
+    """Number of true flags in the window of ``window`` points ending at each point, along the last axis
+    (0 where the window does not exist yet, which no rule threshold reaches)."""
+    n = flags.shape[-1]
+    counts = np.zeros(flags.shape, dtype=np.int32)
     if window > n:
         return counts
-    cumulative = np.cumsum(flags, axis=0, dtype=np.int64)
-    counts[window - 1] = cumulative[window - 1]
-    counts[window:] = cumulative[window:] - cumulative[:-window]
+    cumulative = np.cumsum(flags, axis=-1, dtype=np.int32)
+    counts[..., window - 1] = cumulative[..., window - 1]
+    counts[..., window:] = cumulative[..., window:] - cumulative[..., :-window]
     return counts
 
 
@@ -76,42 +76,54 @@ def _k_of_m(flags: BoolArray, k: int, m: int) -> BoolArray:
 def _trend(values: FloatArray, length: int) -> BoolArray:
     """``length`` points in a row strictly increasing or strictly decreasing (a tie breaks the trend)."""
     flagged = np.zeros(values.shape, dtype=bool)
-    if values.shape[0] < length:
+    if values.shape[-1] < length:
         return flagged
-    step = np.diff(values, axis=0)
-    up = _run(step > 0, length - 1)
-    down = _run(step < 0, length - 1)
-    flagged[1:] = up | down
+    step = np.diff(values, axis=-1)
+    flagged[..., 1:] = _run(step > 0, length - 1) | _run(step < 0, length - 1)
     return flagged
 
 
 def _alternating(values: FloatArray, length: int) -> BoolArray:
     """``length`` points in a row alternating up and down (a tie breaks the alternation)."""
     flagged = np.zeros(values.shape, dtype=bool)
-    if values.shape[0] < length:
+    if values.shape[-1] < length:
         return flagged
-    direction = np.sign(np.diff(values, axis=0))
-    turns = direction[1:] * direction[:-1] < 0
-    flagged[2:] = _run(turns, length - 2)
+    direction = np.sign(np.diff(values, axis=-1))
+    turns = direction[..., 1:] * direction[..., :-1] < 0
+    flagged[..., 2:] = _run(turns, length - 2)
     return flagged
 
 
 class _Zones:
-    """Signed distances from the centre line compared with the zone lines, computed once per chart."""
+    """Signed distances from the centre line compared with the zone lines, computed once per chart.
+
+    Works with lots along the last axis (attributes x lots, contiguous per attribute, so the window sums
+    run over contiguous memory); :meth:`out` turns a result back to the caller's layout.
+    """
 
     def __init__(self, values: Any, centre: Any, sigma: Any) -> None:
         x = np.asarray(values, dtype=float)
-        sigma = np.asarray(sigma, dtype=float)
+        if x.ndim not in (1, 2):
+            raise ValueError("values: one series (n,) or a table of lots x attributes (n, m)")
+        sigma = np.broadcast_to(np.asarray(sigma, dtype=float), x.shape)
         if np.any(~(sigma > 0)):
             raise ValueError("sigma: must be positive and finite")
+        centre = np.broadcast_to(np.asarray(centre, dtype=float), x.shape)
+        self.table = x.ndim == 2
+        if self.table:
+            x, centre, sigma = (np.ascontiguousarray(a.T) for a in (x, centre, sigma))
         self.values: FloatArray = x
-        distance = x - np.asarray(centre, dtype=float)
+        distance = x - centre
+        magnitude = np.abs(distance)
         self.above: BoolArray = distance > 0
         self.below: BoolArray = distance < 0
-        self.beyond = {k: np.abs(distance) > k * sigma for k in (1, 2, 3)}
-        self.within_1: BoolArray = np.abs(distance) < sigma
+        self.beyond = {k: magnitude > k * sigma for k in (1, 3)}
+        self.within_1: BoolArray = magnitude < sigma
         self.high = {k: distance > k * sigma for k in (1, 2)}
         self.low = {k: distance < -k * sigma for k in (1, 2)}
+
+    def out(self, flags: BoolArray) -> BoolArray:
+        return flags.T if self.table else flags
 
     def same_side(self, k: int, of: int, zone: int) -> BoolArray:
         result: BoolArray = _k_of_m(self.high[zone], k, of) | _k_of_m(self.low[zone], k, of)
@@ -124,50 +136,36 @@ class _Zones:
 
 def nelson_flags(values: Any, centre: Any, sigma: Any) -> dict[int, BoolArray]:
     """Boolean flags of Nelson rules 1-8 at every point (see the module docstring for the conventions)."""
-    zones = _Zones(values, centre, sigma)
-    return {
-        1: zones.beyond[3],
-        2: zones.one_side_run(9),
-        3: _trend(zones.values, 6),
-        4: _alternating(zones.values, 14),
-        5: zones.same_side(2, 3, 2),
-        6: zones.same_side(4, 5, 1),
-        7: _run(zones.within_1, 15),
-        8: _run(zones.beyond[1], 8),
-    }
+    return all_flags(values, centre, sigma)[0]
 
 
 def western_electric_flags(values: Any, centre: Any, sigma: Any) -> dict[int, BoolArray]:
     """Boolean flags of Western Electric rules 1-4 (1-3 are Nelson 1, 5, 6; 4 is eight in a row on one side)."""
-    zones = _Zones(values, centre, sigma)
-    return {
-        1: zones.beyond[3],
-        2: zones.same_side(2, 3, 2),
-        3: zones.same_side(4, 5, 1),
-        4: zones.one_side_run(8),
-    }
+    return all_flags(values, centre, sigma)[1]
 
 
 def all_flags(values: Any, centre: Any, sigma: Any) -> tuple[dict[int, BoolArray], dict[int, BoolArray]]:
     """Nelson and Western Electric flags from one pass over the zones (the shared rules computed once)."""
     zones = _Zones(values, centre, sigma)
-    beyond_3 = zones.beyond[3]
-    two_of_three = zones.same_side(2, 3, 2)
-    four_of_five = zones.same_side(4, 5, 1)
+    out = zones.out
+    beyond_3 = out(zones.beyond[3])
+    two_of_three = out(zones.same_side(2, 3, 2))
+    four_of_five = out(zones.same_side(4, 5, 1))
     nelson = {
         1: beyond_3,
-        2: zones.one_side_run(9),
-        3: _trend(zones.values, 6),
-        4: _alternating(zones.values, 14),
+        2: out(zones.one_side_run(9)),
+        3: out(_trend(zones.values, 6)),
+        4: out(_alternating(zones.values, 14)),
         5: two_of_three,
         6: four_of_five,
-        7: _run(zones.within_1, 15),
-        8: _run(zones.beyond[1], 8),
+        7: out(_run(zones.within_1, 15)),
+        8: out(_run(zones.beyond[1], 8)),
     }
-    western = {1: beyond_3, 2: two_of_three, 3: four_of_five, 4: zones.one_side_run(8)}
+    western = {1: beyond_3, 2: two_of_three, 3: four_of_five, 4: out(zones.one_side_run(8))}
     return nelson, western
 
 
 def lot_indices(flags: BoolArray) -> list[int]:
     """Flagged positions of a one-dimensional flag array as lot indices counted from 1."""
-    return [int(i) + 1 for i in np.flatnonzero(flags)]
+    result: list[int] = (np.flatnonzero(flags) + 1).tolist()
+    return result
