@@ -4,6 +4,7 @@ signals, comparisons) and the ``secretome trend`` commands on CSV files."""
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -259,3 +260,50 @@ def test_trend_attribute_on_the_database(run_cli: Callable[..., Any], lots: list
     assert payload["n"] == 12 and payload["limits"]["origin"] == "provisional"
     result = run_cli("trend", "attribute", "nonexistent", "--json")
     assert result.exit_code == 2
+
+
+def test_levey_jennings_chart_and_human_output(run_cli: Callable[..., Any]) -> None:
+    result = run_cli(
+        "trend", "chart", str(DATA / "potency.csv"), "--baseline", "8", "--levey-jennings", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["kind"] == "Levey-Jennings"
+    assert payload["individuals"]["sigma"] == pytest.approx(statistics.stdev(POTENCY[:8]))
+    for args in (
+        ("trend", "chart", str(DATA / "potency.csv"), "--baseline", "8"),
+        ("trend", "capability", str(DATA / "potency.csv"), "--usl", "143"),
+        ("trend", "tolerance", "--n", "10", "--coverage", "0.9", "--confidence", "0.95"),
+        ("trend", "compare", str(DATA / "reference.csv"), str(DATA / "new.csv")),
+    ):
+        result = run_cli(*args)
+        assert result.exit_code == 0, (args, result.output)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("trend", "tolerance", "--n", "10", "--coverage", "1.5", "--confidence", "0.95"),
+        (
+            "trend",
+            "tolerance",
+            "--n",
+            "10",
+            "--coverage",
+            "0.9",
+            "--confidence",
+            "0.95",
+            "--sides",
+            "1",
+            "--method",
+            "howe",
+        ),
+        ("trend", "capability", str(DATA / "potency.csv")),
+        ("trend", "chart", str(DATA / "potency.csv"), "--baseline", "40"),
+        ("trend", "compare", str(DATA / "reference.csv"), str(DATA / "potency.csv")),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(run_cli: Callable[..., Any], args: tuple[str, ...]) -> None:
+    result = run_cli(*args)
+    assert result.exit_code == 2
+    assert result.output.strip().startswith("error:") and len(result.output.strip().splitlines()) == 1

@@ -213,3 +213,35 @@ def test_imr_chart_agrees_with_plain_sums(values: list[float], baseline: int) ->
     chart = IMRChart(baseline).fit(values)
     assert chart.centre_line == pytest.approx(centre, rel=1e-12, abs=1e-9)
     assert chart.mr_bar == pytest.approx(mr_bar, rel=1e-12, abs=1e-9)
+
+
+# --- limits that change at a re-baselining ----------------------------------------------------------------
+
+
+def test_each_lot_is_judged_against_the_limits_in_force_for_it() -> None:
+    from secretome.analysis.trending import LimitSegment, segmented_chart
+
+    old = LimitSegment(0, 0.0, 1.0, 1.128, "old")
+    new = LimitSegment(5, 10.0, 1.0, 1.128, "new")
+    values = [0.5, -0.5, 0.5, -0.5, 3.5, 10.5, 9.5, 10.5, 13.5, 10.0]
+    chart = segmented_chart(values, [f"L{i}" for i in range(1, 11)], [new, old])
+    assert chart.segments == (old, new)  # ordered by first lot
+    assert chart.segment_of_lot == (0, 0, 0, 0, 0, 1, 1, 1, 1, 1)
+    # lot 5 beyond 3 sigma of the old limits, lot 9 of the new; lot 6 (10.5) is not beyond the new limits
+    assert chart.nelson[1] == (5, 9)
+    # the moving range into lot 6 (7.0) is above the new MR UCL 3.267 * 1.128 = 3.685
+    assert 6 in chart.mr_flagged
+    payload = chart.to_dict()
+    assert [s["first_lot_index"] for s in payload["segments"]] == [1, 6]
+    assert payload["individuals"]["centre_line"] == 10.0
+    assert chart.signals()[0] == {"lot_index": 5, "lot_id": "L5", "rules": ["nelson 1", "western electric 1"]}
+
+
+def test_per_point_limits_agree_with_the_plain_loop_within_each_segment() -> None:
+    from secretome.analysis.trending import LimitSegment, segmented_chart
+
+    rng = np.random.default_rng(8)
+    values = list(np.round(rng.normal(0, 1, 30), 1))
+    chart = segmented_chart(values, [str(i) for i in range(30)], [LimitSegment(0, 0.0, 1.0, 1.0)])
+    expected, _ = loop_rules(values, 0.0, 1.0)
+    assert {r: list(v) for r, v in chart.nelson.items()} == expected
