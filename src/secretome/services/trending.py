@@ -251,6 +251,18 @@ def attribute_trend(code: str, product: str | None = None, log10: bool | None = 
                     f"approved by {limits.approved_by.get_username()} ({limits.baseline_n} lots from {limits.first_lot})",
                 )
             )
+        if not segments:
+            # the baselines' first lots lost their numeric results (invalidated): keep the latest limits
+            latest = history[-1]
+            segments.append(
+                LimitSegment(
+                    0,
+                    latest.centre_line,
+                    latest.sigma,
+                    latest.mr_bar,
+                    f"approved by {latest.approved_by.get_username()}",
+                )
+            )
         origin = "approved"
         current = history[-1]
         limits_info: dict[str, Any] = {
