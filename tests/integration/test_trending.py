@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from secretome.analysis.trending import Capability, IMRChart
+from secretome.analysis.trending import Capability, IMRChart, ToleranceInterval, tolerance_factor
 from secretome.domain.specification import AttributeSpec, Criterion, CriterionKind, ReportingRule
 from tests.integration.release_support import PRODUCT, approved_specification, make_lot
 
@@ -75,6 +75,9 @@ def test_attribute_trend_charts_the_current_results_in_lot_order_with_provisiona
     assert payload["lots"][0]["tissue_source"] == "BM" and payload["lots"][0]["passage"] == 3
     capability = Capability(70.0, 143.0).fit(POTENCY)
     assert payload["capability"]["Cpk"]["estimate"] == pytest.approx(capability.cpk.estimate)
+    tolerance = ToleranceInterval(0.99, 0.95).fit(POTENCY)
+    assert payload["tolerance"]["normal"]["upper"] == pytest.approx(tolerance.upper)
+    assert payload["tolerance"]["k"] == pytest.approx(tolerance_factor(12, 0.99, 0.95))
 
 
 @pytest.mark.django_db

@@ -46,7 +46,7 @@ def test_trend_page_draws_points_coloured_by_rule_with_limits_and_hover_facts(
     assert page.status_code == 200
     html = page.content.decode()
     assert "plotly-4.1.1.min.js" in html and "cdn" not in html.lower()
-    assert "provisional" in html
+    assert "provisional" in html and "Specification limits from history" in html and "Shapiro-Wilk" in html
     figure = _figure(html)
     points = figure["data"][0]
     assert points["x"] == list(range(1, 13))

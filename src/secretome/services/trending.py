@@ -27,6 +27,7 @@ from secretome.analysis.trending import (
     HotellingT2,
     LimitSegment,
     OneWayComparison,
+    ToleranceInterval,
     imr_limits,
     segmented_chart,
 )
@@ -43,6 +44,9 @@ from secretome.services.users import require_role
 PROVISIONAL_BASELINE = 20
 #: Units charted on log10 by default (concentrations and counts are log-normal).
 LOG_UNITS = ("pg/ml", "ng/ml", "ug/ml", "µg/ml", "particles/ml", "copies", "cfu", "/ml")
+#: Coverage and confidence of the tolerance interval proposed as specification limits from history.
+PROPOSAL_COVERAGE = 0.99
+PROPOSAL_CONFIDENCE = 0.95
 #: Factors lots can be compared by, and how each is read from a lot.
 FACTORS = ("tissue source", "donor", "passage", "priming")
 
@@ -234,6 +238,7 @@ def attribute_trend(code: str, product: str | None = None, log10: bool | None = 
         "limits": None,
         "signals": [],
         "capability": None,
+        "tolerance": None,
         "note": "",
     }
     if history:
@@ -295,6 +300,14 @@ def attribute_trend(code: str, product: str | None = None, log10: bool | None = 
     payload["chart"] = chart.to_dict()
     payload["limits"] = limits_info
     payload["signals"] = chart.signals()
+    try:
+        payload["tolerance"] = (
+            ToleranceInterval(PROPOSAL_COVERAGE, PROPOSAL_CONFIDENCE).fit(values).to_dict()
+            if len(values) >= 3
+            else None
+        )
+    except ValueError:
+        payload["tolerance"] = None
     lsl, usl = _specification_limits(code, series.product)
     payload["specification"] = {"lsl": lsl, "usl": usl}
     if (lsl is not None or usl is not None) and len(values) >= 3:
