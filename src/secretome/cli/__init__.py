@@ -27,6 +27,7 @@ from secretome.cli import (
     lot_genealogy,  # noqa: F401  (registers lot trace, lot list)
     lot_release,  # noqa: F401  (registers lot status, sign, step)
     quality,
+    trend,
     users,
 )
 from secretome.cli.common import JSON_OPTION, console, emit, fail, setup_django
@@ -121,6 +122,7 @@ analysis.register(app, lot.app)
 app.add_typer(coa.app, name="coa")
 app.add_typer(quality.spec_app, name="spec")
 app.add_typer(quality.result_app, name="result")
+app.add_typer(trend.app, name="trend")
 
 
 def main() -> None:

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "secretome.db.imports",
     "secretome.db.quality",
     "secretome.db.analyses",
+    "secretome.db.trending",
     "secretome.web",
 ]
 

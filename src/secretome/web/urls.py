@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, path
 
-from secretome.web import analyses, genealogy, release, views
+from secretome.web import analyses, genealogy, release, trending, views
 from secretome.web import imports as instrument_imports
 from secretome.web.api import api
 
@@ -77,6 +77,12 @@ urlpatterns = [
     path("imports/new/", instrument_imports.import_create, name="import_create"),
     path("imports/<int:pk>/", instrument_imports.import_detail, name="import_detail"),
     path("imports/<int:pk>/raw/", instrument_imports.import_raw, name="import_raw"),
+    path("trending/", trending.overview, name="trend_overview"),
+    path("trending/lots/<str:number>/signals/", trending.lot_signals, name="trend_lot_signals"),
+    path("trending/<str:product>/fingerprint/", trending.fingerprint_page, name="trend_fingerprint"),
+    path("trending/<str:product>/<str:code>/", trending.attribute_page, name="trend_attribute"),
+    path("trending/<str:product>/<str:code>/limits/", trending.approve_limits, name="trend_limits"),
+    path("trending/<str:product>/<str:code>/factor/", trending.factor_page, name="trend_factor"),
     path("admin/", admin.site.urls),
     path("api/", _api_urls()),
 ]
