@@ -19,7 +19,9 @@ SETTINGS: dict[str, str] = {
     "SECRETOME_ALLOWED_HOSTS": "Comma-separated host names the web app answers to. Default localhost,127.0.0.1.",
     "SECRETOME_SECURE_COOKIES": "0 sends session and CSRF cookies over plain HTTP to hosts other than localhost. Default 1.",
     "SECRETOME_SESSION_IDLE_MINUTES": "Minutes of inactivity after which a web session ends. Default 30.",
-    "SECRETOME_SIGNING_LOCKOUT": "Failed password attempts (login or signing) before an account is locked. Default 5.",
+    "SECRETOME_SIGNING_LOCKOUT": "Failed password attempts (login or signing) before an account is locked from that address. Default 5.",
+    "SECRETOME_LOCKOUT_COOLOFF_MINUTES": "Minutes after the last failed attempt before a lockout ends by itself. Default 30.",
+    "SECRETOME_PASSWORD_MAX_AGE_DAYS": "Days a password stays valid before a new one must be set (21 CFR 11.300(b)); 0 turns expiry off. Default 90.",
 }
 
 SECRET_KEY_FILE = "secret_key"

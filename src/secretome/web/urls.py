@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, path
 
-from secretome.web import genealogy, release, views
+from secretome.web import accounts, genealogy, release, views
 from secretome.web import imports as instrument_imports
 from secretome.web.api import api
 
@@ -26,6 +26,9 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(template_name="secretome/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/password/", accounts.password_change, name="password_change"),
+    path("accounts/", accounts.account_list, name="accounts"),
+    path("accounts/<str:username>/unlock/", accounts.account_unlock, name="account_unlock"),
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/verify/", views.audit_verify, name="audit_verify"),
     path("genealogy/", genealogy.overview, name="genealogy_overview"),
