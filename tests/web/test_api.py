@@ -75,3 +75,18 @@ def test_an_audit_event_limit_beyond_the_range_gets_422_not_a_server_error(qa_us
     assert Client().get(f"/api/audit/events?limit={2**70}", headers=auth).status_code == 422
     assert Client().get("/api/audit/events?limit=0", headers=auth).status_code == 422
     assert Client().get("/api/audit/events?limit=5", headers=auth).status_code == 200
+
+
+def test_the_api_filters_audit_events_as_the_review_page_does(
+    qa_user: Any, analyst: Any, client_for: Callable[..., Client]
+) -> None:
+    client = client_for(qa_user)
+    (event,) = client.get("/api/audit/events", {"record": "user:an", "action": "create"}).json()
+    assert event["object_id"] == "ana" and event["diff"][0] == {
+        "path": "active",
+        "before": None,
+        "after": "true",
+        "change": "added",
+    }
+    assert client.get("/api/audit/events", {"until": "2000-01-01"}).json() == []
+    assert client.get("/api/audit/events", {"since": "soon"}).status_code == 400

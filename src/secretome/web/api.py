@@ -17,7 +17,8 @@ from ninja.security import APIKeyHeader, HttpBearer, SessionAuth
 
 from secretome import __version__
 from secretome.domain.roles import AUDIT_READERS
-from secretome.services import audit
+from secretome.services import audit, audit_review
+from secretome.services.errors import ServiceError
 from secretome.services.users import roles_of, user_for_token
 
 
@@ -143,17 +144,53 @@ def audit_verify(request: HttpRequest) -> Any:
     return audit.verify().to_dict()
 
 
-@api.get("/audit/events", response={200: list[dict[str, Any]], 403: dict[str, str]}, summary="Audit events")
+_FILTER = Field(None, max_length=200)
+
+
+@api.get(
+    "/audit/events",
+    response={200: list[dict[str, Any]], 400: Detail, 403: Detail},
+    summary="Audit events, filtered as on the review page, each with its before/after diff",
+)
 def audit_events(
     request: HttpRequest,
-    object_type: str | None = None,
-    object_id: str | None = None,
-    actor: str | None = None,
+    object_type: Annotated[str | None, _FILTER] = None,
+    object_id: Annotated[str | None, _FILTER] = None,
+    actor: Annotated[str | None, _FILTER] = None,
+    action: Annotated[str | None, _FILTER] = None,
+    record: Annotated[
+        str | None,
+        Field(None, max_length=200, description="Part of a record id, or TYPE:ID; children included."),
+    ] = None,
+    since: Annotated[
+        str | None, Field(None, max_length=40, description="UTC date or ISO time, inclusive.")
+    ] = None,
+    until: Annotated[
+        str | None, Field(None, max_length=40, description="UTC date (whole day) or ISO time.")
+    ] = None,
     limit: Annotated[int, Field(ge=1, le=10_000, description="Only the newest N events.")] = 200,
 ) -> Any:
     if not roles_of(request.user) & AUDIT_READERS:
         return Status(403, {"detail": "the qa or admin role is needed to read the audit trail"})
-    return [e.to_dict() for e in audit.events(object_type, object_id, actor, limit)]
+    try:
+        query = audit_review.AuditQuery(
+            since=audit_review.parse_moment(since, "since"),
+            until=audit_review.parse_moment(until, "until", end=True),
+            action=_clean(action),
+            actor=_clean(actor),
+            record=_clean(record),
+            object_type=_clean(object_type),
+            object_id=_clean(object_id),
+        )
+    except ServiceError as exc:
+        return Status(400, {"detail": str(exc)})
+    newest = list(audit_review.search(query).reverse()[:limit])
+    return [audit_review.event_dict(e) for e in reversed(newest)]
+
+
+def _clean(value: str | None) -> str:
+    # PostgreSQL text cannot hold NUL; no record, user or action contains one.
+    return (value or "").replace("\x00", "").strip()
 
 
 from secretome.web.api_genealogy import router as genealogy_router  # noqa: E402
