@@ -144,7 +144,7 @@ def audit_verify(request: HttpRequest) -> Any:
     return audit.verify().to_dict()
 
 
-_FILTER = Field(None, max_length=200)
+_FILTER = Field(max_length=200)
 
 
 @api.get(
@@ -160,13 +160,11 @@ def audit_events(
     action: Annotated[str | None, _FILTER] = None,
     record: Annotated[
         str | None,
-        Field(None, max_length=200, description="Part of a record id, or TYPE:ID; children included."),
+        Field(max_length=200, description="Part of a record id, or TYPE:ID; children included."),
     ] = None,
-    since: Annotated[
-        str | None, Field(None, max_length=40, description="UTC date or ISO time, inclusive.")
-    ] = None,
+    since: Annotated[str | None, Field(max_length=40, description="UTC date or ISO time, inclusive.")] = None,
     until: Annotated[
-        str | None, Field(None, max_length=40, description="UTC date (whole day) or ISO time.")
+        str | None, Field(max_length=40, description="UTC date (whole day) or ISO time.")
     ] = None,
     limit: Annotated[int, Field(ge=1, le=10_000, description="Only the newest N events.")] = 200,
 ) -> Any:
