@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -90,3 +91,23 @@ def test_the_api_filters_audit_events_as_the_review_page_does(
     }
     assert client.get("/api/audit/events", {"until": "2000-01-01"}).json() == []
     assert client.get("/api/audit/events", {"since": "soon"}).status_code == 400
+
+
+def test_each_response_code_appears_once_in_the_served_schema(
+    qa_user: Any, client_for: Callable[..., Client]
+) -> None:
+    raw = client_for(qa_user).get("/api/openapi.json").content.decode()
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in pairs]
+        assert len(keys) == len(set(keys)), keys
+        return dict(pairs)
+
+    schema = json.loads(raw, object_pairs_hook=no_duplicates)
+    assert set(schema["paths"]["/api/audit/events"]["get"]["responses"]) == {
+        "200",
+        "400",
+        "401",
+        "403",
+        "422",
+    }

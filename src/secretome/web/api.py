@@ -97,7 +97,9 @@ class SecretomeApi(NinjaAPI):
         failed = {"application/json": {"schema": {"$ref": "#/components/schemas/ValidationFailed"}}}
         for methods in schema.get("paths", {}).values():
             for method, operation in methods.items():
-                responses = operation.setdefault("responses", {})
+                # django-ninja keys its own responses by int; JSON keys are strings, so one kind only.
+                responses = {str(code): answer for code, answer in operation.get("responses", {}).items()}
+                operation["responses"] = responses
                 added: dict[str, tuple[str, dict[str, Any]]] = {"401": ("No valid token or session.", detail)}
                 if operation.get("parameters") or "requestBody" in operation:
                     added["422"] = ("A parameter or body field breaks the schema.", failed)
