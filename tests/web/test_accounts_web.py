@@ -26,7 +26,8 @@ def _try_login(address: str, password: str) -> Any:
 def test_five_wrong_passwords_from_another_address_leave_the_owner_able_to_log_in(analyst: Any) -> None:
     for _ in range(5):
         _try_login("198.51.100.7", "wrong-wrong-wrong")
-    assert _try_login("198.51.100.7", PASSWORD)[1].status_code == 429
+    locked = _try_login("198.51.100.7", PASSWORD)[1]
+    assert locked.status_code == 429 and b"Account locked" in locked.content and b"0:30:00" in locked.content
     client, response = _try_login("10.0.0.2", PASSWORD)
     assert response.status_code == 302 and client.get("/").status_code == 200
 

@@ -133,7 +133,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_COOLOFF_TIME = dt.timedelta(minutes=int(os.environ.get("SECRETOME_LOCKOUT_COOLOFF_MINUTES", "30")))
 AXES_VERBOSE = False
-AXES_COOLOFF_MESSAGE = "Account locked from this address after repeated failed attempts: try again later, or ask an admin to unlock it."
+AXES_LOCKOUT_TEMPLATE = "secretome/locked.html"
 
 #: Days a password stays valid (21 CFR 11.300(b)); 0 turns expiry off.
 PASSWORD_MAX_AGE_DAYS = int(os.environ.get("SECRETOME_PASSWORD_MAX_AGE_DAYS", "90"))
