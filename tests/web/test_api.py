@@ -109,5 +109,6 @@ def test_each_response_code_appears_once_in_the_served_schema(
         "400",
         "401",
         "403",
+        "414",
         "422",
     }

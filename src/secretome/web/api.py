@@ -84,7 +84,8 @@ _BODY_METHODS = {"post", "put", "patch"}
 class SecretomeApi(NinjaAPI):
     """The API, whose OpenAPI schema also lists the refusals that come from django-ninja itself rather than from
     the operations: 401 without a valid credential, 400 for a body that is not JSON, 422 for parameters or a
-    body that break the schema (types, lengths, patterns), and 403 for a session write without its CSRF token."""
+    body that break the schema (types, lengths, patterns), 403 for a session write without its CSRF token, and
+    414 for a request line longer than the server reads."""
 
     def get_openapi_schema(
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
@@ -103,6 +104,12 @@ class SecretomeApi(NinjaAPI):
                 added: dict[str, tuple[str, dict[str, Any]]] = {"401": ("No valid token or session.", detail)}
                 if operation.get("parameters") or "requestBody" in operation:
                     added["422"] = ("A parameter or body field breaks the schema.", failed)
+                if operation.get("parameters"):
+                    # gunicorn answers this itself, in HTML, before the request reaches the site.
+                    responses.setdefault(
+                        "414",
+                        {"description": "The request line is longer than the server reads (4094 bytes)."},
+                    )
                 if method in _BODY_METHODS:
                     added["400"] = ("The body is not valid JSON, or the request was refused.", detail)
                     added["403"] = (
