@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint typecheck contracts pytest browser benchmark clean
+.PHONY: demo test lint typecheck contracts pytest browser fuzz benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ test: lint typecheck contracts pytest
 browser: $(STAMP)
 	$(BIN)/python -m pip install -qq --progress-bar off -e '.[test,browser]'
 	SECRETOME_BROWSER_TESTS=1 $(BIN)/pytest -q tests/browser
+
+# A bounded schemathesis pass over the JSON API against a real server with a token (.ci/fuzz; under 3 minutes).
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install -qq --progress-bar off -e '.[test,fuzz]'
+	BIN=$(BIN) bash .ci/fuzz
 
 benchmark: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -74,8 +74,8 @@ def make_user(db: Any) -> Callable[..., Any]:
                 role="admin",
                 password=PASSWORD,
             )
-            if username == "root-admin":
-                return state["admin"]
+        if username == "root-admin":
+            return state["admin"]
         return users.add_user(
             state["admin"],
             "test fixture",

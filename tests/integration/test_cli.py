@@ -28,7 +28,9 @@ def test_user_add_reads_the_password_from_stdin_and_reports_json(run_cli: Callab
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"username": "boss", "role": "admin", "full_name": "B. Oss"}
     listed = json.loads(run_cli("user", "list", "--json").stdout)
-    assert listed == [{"username": "boss", "full_name": "B. Oss", "roles": ["admin"], "active": True}]
+    assert [
+        {k: row[k] for k in ("username", "full_name", "roles", "active", "locked")} for row in listed
+    ] == [{"username": "boss", "full_name": "B. Oss", "roles": ["admin"], "active": True, "locked": False}]
 
 
 def test_a_second_user_needs_an_authenticated_admin(run_cli: Callable[..., Any]) -> None:

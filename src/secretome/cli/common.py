@@ -83,21 +83,26 @@ def read_password(prompt: str, from_stdin: bool, confirm: bool = False) -> str:
     return first
 
 
-def acting_user(username: str | None, *, password_stdin: bool = False) -> Any:
+def acting_user(username: str | None, *, password_stdin: bool = False, allow_expired: bool = False) -> Any:
     """Authenticate the user a command acts as (``--as``): the password comes from a prompt,
-    ``--password-stdin`` or ``SECRETOME_PASSWORD``. Failed attempts count towards the account lockout."""
+    ``--password-stdin`` or ``SECRETOME_PASSWORD``. Failed attempts count towards the account lockout and are
+    audited; an expired password is refused unless ``allow_expired`` (for setting a new one)."""
     from django.contrib.auth import authenticate
-    from django.test import RequestFactory
+
+    from secretome.services.accounts import COMMAND_LINE, local_request, password_expired
 
     name = username or os.environ.get("SECRETOME_USER")
     if not name:
         fail("--as: name the user this command acts as (or set SECRETOME_USER)")
     password = read_password(f"password for {name}", password_stdin)
-    # django-axes needs a request to count failures against; the CLI has none, so it makes a local one.
-    request = RequestFactory().post("/cli/", REMOTE_ADDR="127.0.0.1")
-    user = authenticate(request, username=name, password=password)
+    user = authenticate(local_request(COMMAND_LINE), username=name, password=password)
     if user is None:
         fail(f"--as: wrong username or password for {name!r}, or the account is locked")
+    if not allow_expired and password_expired(user):
+        fail(
+            f"--as: the password of {name} has expired (21 CFR 11.300(b)); "
+            f"set a new one with: secretome user password --as {name}"
+        )
     return user
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import typer
@@ -12,6 +13,7 @@ from secretome.cli.common import (
     acting_user,
     console,
     emit,
+    fail,
     read_password,
     refusals,
     setup_django,
@@ -54,23 +56,37 @@ def add(
 def list_users(as_json: bool = JSON_OPTION) -> None:
     """List accounts with their roles and whether they are active."""
     setup_django()
-    from secretome.services import users
+    from secretome.services import accounts, users
 
-    rows = [
-        {
-            "username": u.get_username(),
-            "full_name": users.full_name(u),
-            "roles": sorted(r.value for r in users.roles_of(u)) if u.is_active else [],
-            "active": u.is_active,
-        }
-        for u in users.all_users()
-    ]
+    locked = {lock.username for lock in accounts.active_lockouts()}
+    rows = []
+    for u in users.all_users():
+        expires = accounts.password_expires_at(u)
+        rows.append(
+            {
+                "username": u.get_username(),
+                "full_name": users.full_name(u),
+                "roles": sorted(r.value for r in users.roles_of(u)) if u.is_active else [],
+                "active": u.is_active,
+                "locked": u.get_username() in locked,
+                "password_expired": accounts.password_expired(u),
+                "password_expires_at": None
+                if expires is None
+                else expires.isoformat().replace("+00:00", "Z"),
+            }
+        )
 
     def render(payload: list[dict[str, Any]]) -> None:
-        table = Table("username", "full name", "roles", "active")
+        table = Table("username", "full name", "roles", "active", "locked", "password expires")
         for row in payload:
+            expiry = "expired" if row["password_expired"] else (row["password_expires_at"] or "never")[:10]
             table.add_row(
-                row["username"], row["full_name"], ", ".join(row["roles"]), "yes" if row["active"] else "no"
+                row["username"],
+                row["full_name"],
+                ", ".join(row["roles"]),
+                "yes" if row["active"] else "no",
+                "LOCKED" if row["locked"] else "",
+                expiry,
             )
         console.print(table)
 
@@ -90,6 +106,68 @@ def deactivate(
     with refusals():
         users.deactivate_user(acting_user(acting), reason, username)
     console.print(f"deactivated {username}")
+
+
+@app.command("unlock")
+def unlock(
+    username: str,
+    reason: str = typer.Option(..., "--reason", help="Why the lockout ends early (audit trail)."),
+    acting: str | None = typer.Option(None, "--as", help="Admin ending the lockout."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the admin's password from stdin."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """End the lockout of an account after repeated failed passwords (every address), with a reason."""
+    setup_django()
+    from secretome.services import accounts
+
+    with refusals():
+        ended = accounts.unlock_user(acting_user(acting, password_stdin=password_stdin), reason, username)
+    emit(
+        {"username": username, "unlocked": [lock.to_dict() for lock in ended]},
+        as_json,
+        lambda p: console.print(
+            f"unlocked {p['username']} (" + ", ".join(lock["address"] for lock in p["unlocked"]) + ")",
+            markup=False,
+        ),
+    )
+
+
+@app.command("password")
+def password(
+    username: str | None = typer.Argument(
+        None, help="Whose password; another user's is reset by an admin to one they must change."
+    ),
+    acting: str | None = typer.Option(None, "--as", help="Who acts: the account holder, or an admin."),
+    reason: str = typer.Option("password change", "--reason", help="Why (audit trail)."),
+    password_stdin: bool = typer.Option(
+        False,
+        "--password-stdin",
+        help="Read two lines from stdin: the current (or admin's) password, then the new one.",
+    ),
+) -> None:
+    """Set a new password: your own (also once it has expired), or as an admin a temporary one for someone else."""
+    setup_django()
+    from secretome.services import accounts, users
+
+    name = acting or os.environ.get("SECRETOME_USER")
+    if not name:
+        fail("--as: name the user this command acts as (or set SECRETOME_USER)")
+    with refusals():
+        if username is None or username == name:
+            current = read_password(f"current password for {name}", password_stdin)
+            new = read_password(f"new password for {name}", password_stdin, confirm=not password_stdin)
+            expires = accounts.change_password(users.get_user(name), reason, current, new)
+            console.print(
+                f"password of {name} changed"
+                + ("" if expires is None else f"; it expires {expires:%Y-%m-%d}")
+            )
+            return
+        admin = acting_user(name, password_stdin=password_stdin)
+        new = read_password(f"temporary password for {username}", password_stdin, confirm=not password_stdin)
+        accounts.reset_password(admin, reason, username, new)
+    console.print(f"password of {username} reset; {username} must set a new one at the next login")
 
 
 @app.command("token")

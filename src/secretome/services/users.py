@@ -10,10 +10,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from secretome.db.accounts.models import PasswordChange
 from secretome.db.core.models import ApiToken, AuditEvent, UserProfile
 from secretome.domain.canonical import sha256_hex
 from secretome.domain.roles import Role, parse_role
-from secretome.services.audit import SYSTEM_ACTOR, record_event, require_reason
+from secretome.services.audit import SYSTEM_ACTOR, actor_name, record_event, require_reason
 from secretome.services.errors import Forbidden, NotFound, ServiceError
 
 Actor = User | AnonymousUser | str
@@ -91,7 +92,8 @@ def add_user(
         raise ServiceError("full_name: the printed name shown on signatures is required")
     if (
         User.objects.filter(username=username).exists()
-        or AuditEvent.objects.filter(object_type="user", object_id=username).exists()
+        # Only a creation counts: failed logins are audited under the name that was tried, which may be anything.
+        or AuditEvent.objects.filter(object_type="user", object_id=username, action="create").exists()
     ):
         raise ServiceError(f"username: {username!r} exists or existed; usernames are never reused")
     user = User(username=username, is_staff=parsed is Role.ADMIN)
@@ -102,6 +104,7 @@ def add_user(
     user.set_password(password)
     user.save()
     UserProfile.objects.create(user=user, full_name=full_name.strip())
+    PasswordChange.objects.create(user=user, changed_at=user.date_joined, changed_by=actor_name(actor))
     ensure_roles(actor, reason)
     user.groups.add(Group.objects.get(name=parsed.value))
     record_event(
@@ -170,10 +173,15 @@ def create_api_token(actor: User, reason: str, name: str) -> str:
 
 
 def user_for_token(token: str) -> User | None:
-    """The active user an API token belongs to, or None."""
+    """The user an API token belongs to, or None when the token is unknown or revoked, or its account is
+    inactive or locked (a lockout means someone is guessing that person's password: their scripts wait too)."""
+    from secretome.services.accounts import is_locked
+
     record = (
         ApiToken.objects.select_related("user")
         .filter(token_hash=sha256_hex(token), revoked_at__isnull=True, user__is_active=True)
         .first()
     )
-    return record.user if record else None
+    if record is None or is_locked(record.user.get_username()):
+        return None
+    return record.user

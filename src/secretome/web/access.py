@@ -7,12 +7,13 @@ from functools import wraps
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 from secretome.domain.roles import Role
 from secretome.services.users import roles_of
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def role_required(*allowed: Role) -> Callable[[View], View]:
@@ -20,7 +21,7 @@ def role_required(*allowed: Role) -> Callable[[View], View]:
 
     def decorator(view: View) -> View:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not roles_of(request.user) & set(allowed):
                 raise PermissionDenied("your role does not give access to this page")
             return view(request, *args, **kwargs)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from secretome.services import certificates, release
 from secretome.services.errors import Forbidden, GuardFailed, NotFound, ServiceError
@@ -37,34 +37,42 @@ def _answer(call: Callable[[], Any]) -> Any:
         return Status(400, {"detail": str(exc)})
 
 
+# Field limits follow the database columns the values end in, so a long value is refused with 422 naming the
+# field rather than failing deeper down.
+REASON = Field(..., min_length=1, max_length=2000, description="Why (audit trail).")
+SHA256 = r"^[0-9a-f]{64}$"
+#: A certificate PDF is a few hundred kilobytes; 20 MB of base64 is far beyond any.
+MAX_PDF_BASE64 = 20_000_000
+
+
 class ResultIn(Schema):
-    attribute: str
-    value: str
-    reason: str
-    method: str | None = None
-    raw_file: str = ""
-    instrument_import: str | None = None
-    retest_of: int | None = None
+    attribute: str = Field(..., min_length=1, max_length=40)
+    value: str = Field(..., max_length=120)
+    reason: str = REASON
+    method: str | None = Field(None, max_length=200)
+    raw_file: str = Field("", max_length=300)
+    instrument_import: str | None = Field(None, max_length=64)
+    retest_of: int | None = Field(None, ge=1, le=2**62)
 
 
 class StepIn(Schema):
-    event: str
-    reason: str
+    event: str = Field(..., min_length=1, max_length=64)
+    reason: str = REASON
 
 
 class SignIn(Schema):
-    meaning: str
-    reason: str
-    password: str
-    expected_sha256: str | None = None
+    meaning: str = Field(..., min_length=1, max_length=64)
+    reason: str = REASON
+    password: str = Field(..., max_length=1024)
+    expected_sha256: str | None = Field(None, pattern=SHA256)
 
 
 class ReasonIn(Schema):
-    reason: str
+    reason: str = REASON
 
 
 class CertificateFile(Schema):
-    pdf_base64: str
+    pdf_base64: str = Field(..., min_length=1, max_length=MAX_PDF_BASE64)
 
 
 @router.get("/lots/{number}", response={200: dict[str, Any], **ERRORS}, summary="A lot's QC status")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from typing import Any
 
@@ -31,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "secretome.db.core",
+    "secretome.db.accounts",
     "secretome.db.genealogy",
     "secretome.db.imports",
     "secretome.db.quality",
@@ -49,6 +51,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "secretome.web.accounts.PasswordExpiryMiddleware",
     # Last, as django-axes asks: it locks accounts after repeated failed logins.
     "axes.middleware.AxesMiddleware",
 ]
@@ -126,10 +129,16 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 AXES_FAILURE_LIMIT = int(os.environ.get("SECRETOME_SIGNING_LOCKOUT", "5"))
-AXES_LOCKOUT_PARAMETERS = ["username"]
+# Lock the pair (username, address), not the username alone: otherwise anyone who can reach the login page can
+# lock any account by typing its name with wrong passwords. The cool-off bounds what a guesser can still do.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_COOLOFF_TIME = None  # a locked account stays locked until an admin unlocks it
+AXES_COOLOFF_TIME = dt.timedelta(minutes=int(os.environ.get("SECRETOME_LOCKOUT_COOLOFF_MINUTES", "30")))
 AXES_VERBOSE = False
+AXES_LOCKOUT_TEMPLATE = "secretome/locked.html"
+
+#: Days a password stays valid (21 CFR 11.300(b)); 0 turns expiry off.
+PASSWORD_MAX_AGE_DAYS = int(os.environ.get("SECRETOME_PASSWORD_MAX_AGE_DAYS", "90"))
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"

@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, path
 
-from secretome.web import analyses, genealogy, release, trending, views
+from secretome.web import accounts, analyses, genealogy, release, trending, views
 from secretome.web import imports as instrument_imports
 from secretome.web.api import api
 
@@ -26,8 +26,13 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(template_name="secretome/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/password/", accounts.password_change, name="password_change"),
+    path("accounts/", accounts.account_list, name="accounts"),
+    path("accounts/<str:username>/unlock/", accounts.account_unlock, name="account_unlock"),
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/verify/", views.audit_verify, name="audit_verify"),
+    path("audit/export.csv", views.audit_export_csv, name="audit_export_csv"),
+    path("audit/export.pdf", views.audit_export_pdf, name="audit_export_pdf"),
     path("genealogy/", genealogy.overview, name="genealogy_overview"),
     path("genealogy/donors/<str:din>/", genealogy.donor_detail, name="genealogy_donor"),
     path("genealogy/record/<str:kind>/", genealogy.record, name="genealogy_record"),

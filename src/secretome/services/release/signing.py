@@ -9,34 +9,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest
-from django.test import RequestFactory
 from django.utils import timezone
 
 from secretome.db.quality.models import Signature
 from secretome.domain.signature import Meaning, SignatureManifest, record_sha256, signature_matches
+from secretome.services.accounts import SIGNATURE, check_password_again, require_current_password
 from secretome.services.audit import record_event
 from secretome.services.errors import Forbidden, ServiceError
 from secretome.services.users import full_name
 
 
 def reauthenticate(actor: User, password: str, request: HttpRequest | None = None) -> None:
-    """Check ``actor``'s password again (11.200). Failures count towards the account lockout.
+    """Check ``actor``'s password again (11.200). Failures count towards the account lockout and are audited
+    as refused signatures; an expired password signs nothing (11.300(b)).
 
     Must run outside any transaction that may be rolled back, or django-axes' failure record goes too.
     """
     if not password:
         raise Forbidden("signing needs your password again (21 CFR 11.200)")
-    # django-axes counts failures against a request; the CLI and services have none, so make a local one.
-    request = request or RequestFactory().post("/sign/", REMOTE_ADDR="127.0.0.1")
-    user = authenticate(request, username=actor.get_username(), password=password)
-    if user is None or user.pk != actor.pk:
+    if not check_password_again(actor, password, SIGNATURE, request):
         raise Forbidden(
             f"signature refused: wrong password for {actor.get_username()}, or the account is locked"
         )
+    require_current_password(actor)
 
 
 def manifest_of(signature: Signature) -> SignatureManifest:
