@@ -20,6 +20,7 @@ SETTINGS: dict[str, str] = {
     "SECRETOME_SECURE_COOKIES": "0 sends session and CSRF cookies over plain HTTP to hosts other than localhost. Default 1.",
     "SECRETOME_SESSION_IDLE_MINUTES": "Minutes of inactivity after which a web session ends. Default 30.",
     "SECRETOME_SIGNING_LOCKOUT": "Failed password attempts (login or signing) before an account is locked. Default 5.",
+    "SECRETOME_LATE_ENTRY_HOURS": "Hours after an event beyond which its entry is flagged as a late entry. Default 72.",
 }
 
 SECRET_KEY_FILE = "secret_key"

@@ -174,3 +174,19 @@ def lot_in_qc_review(qa: Any, analyst: Any) -> Any:
     conforming_results(analyst, lot.number)
     release.transition(analyst, "submit", lot.number, "submit for review")
     return lot
+
+
+def sign(user: Any, lot_number: str, meaning: str, reason: str = "signed in test") -> Any:
+    """Sign the lot as ``user`` against the QC record hash it has now (as the sign dialog shows it)."""
+    from secretome.services import release
+
+    shown = release.qc_record_sha256(release.get_lot(lot_number))
+    return release.sign_lot(user, reason, lot_number, meaning, PASSWORD, expected_sha256=shown)
+
+
+def released_lot(qa: Any, analyst: Any, reviewer: Any) -> Any:
+    """A lot reviewed by ``reviewer`` and released by ``qa``, with conforming results by ``analyst``."""
+    lot = lot_in_qc_review(qa, analyst)
+    sign(reviewer, lot.number, "reviewed")
+    sign(qa, lot.number, "released")
+    return lot

@@ -36,7 +36,14 @@ def lot(spec: Any, analyst: Any) -> Any:
 def reviewed(lot: Any, analyst: Any, reviewer: Any) -> None:
     conforming_results(analyst, lot.number)
     release.transition(analyst, "all results in", lot.number, "submit for review")
-    release.sign_lot(reviewer, "QC review", lot.number, "reviewed", PASSWORD)
+    release.sign_lot(
+        reviewer,
+        "QC review",
+        lot.number,
+        "reviewed",
+        PASSWORD,
+        expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+    )
 
 
 # --- specifications ---------------------------------------------------------------------------------
@@ -98,7 +105,14 @@ def test_a_conforming_lot_is_reviewed_and_released_with_two_signatures(
     lot: Any, analyst: Any, reviewer: Any, qa_user: Any
 ) -> None:
     reviewed(lot, analyst, reviewer)
-    state = release.sign_lot(qa_user, "all release tests conform", lot.number, "released", PASSWORD)
+    state = release.sign_lot(
+        qa_user,
+        "all release tests conform",
+        lot.number,
+        "released",
+        PASSWORD,
+        expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+    )
     assert state.value == "released"
     status = release.lot_status(lot)
     assert [(s["meaning"], s["signer"], s["state"]) for s in status["signatures"]] == [
@@ -123,7 +137,14 @@ def test_a_reviewer_who_entered_a_result_cannot_review_the_lot(lot: Any, analyst
     release.add_result(reviewer, "read the sterility plates", lot.number, "sterility", "no growth")
     release.transition(analyst, "submit", lot.number, "submit for review")
     with pytest.raises(GuardFailed, match="four-eyes"):
-        release.sign_lot(reviewer, "review", lot.number, "reviewed", PASSWORD)
+        release.sign_lot(
+            reviewer,
+            "review",
+            lot.number,
+            "reviewed",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        )
     assert release.state_of(lot).value == "QC review"
 
 
@@ -135,7 +156,14 @@ def test_the_qa_approver_cannot_be_the_reviewer(lot: Any, analyst: Any, make_use
     both.groups.add(Group.objects.get(name="qa"))
     reviewed(lot, analyst, both)
     with pytest.raises(GuardFailed, match="reviewed this lot"):
-        release.sign_lot(both, "release", lot.number, "released", PASSWORD)
+        release.sign_lot(
+            both,
+            "release",
+            lot.number,
+            "released",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        )
 
 
 def test_the_qa_approver_cannot_be_an_analyst(lot: Any, analyst: Any, reviewer: Any) -> None:
@@ -144,7 +172,14 @@ def test_the_qa_approver_cannot_be_an_analyst(lot: Any, analyst: Any, reviewer: 
     analyst.groups.add(Group.objects.get(name="qa"))
     reviewed(lot, analyst, reviewer)
     with pytest.raises(GuardFailed, match="entered results"):
-        release.sign_lot(analyst, "release", lot.number, "released", PASSWORD)
+        release.sign_lot(
+            analyst,
+            "release",
+            lot.number,
+            "released",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        )
 
 
 def test_whoever_entered_an_oos_result_cannot_conclude_its_investigation(
@@ -187,7 +222,14 @@ def test_an_oos_potency_opens_an_investigation_that_blocks_review(
     assert investigation.status == "open" and investigation.result.attribute.code == "potency"
     release.transition(analyst, "submit", lot.number, "submit for review")
     with pytest.raises(GuardFailed, match="open investigation"):
-        release.sign_lot(reviewer, "review", lot.number, "reviewed", PASSWORD)
+        release.sign_lot(
+            reviewer,
+            "review",
+            lot.number,
+            "reviewed",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        )
 
 
 def test_a_confirmed_oos_lot_cannot_be_released_and_is_rejected(
@@ -204,11 +246,32 @@ def test_a_confirmed_oos_lot_cannot_be_released_and_is_rejected(
         password=PASSWORD,
     )
     release.transition(analyst, "submit", lot.number, "submit for review")
-    release.sign_lot(reviewer, "review", lot.number, "reviewed", PASSWORD)
+    release.sign_lot(
+        reviewer,
+        "review",
+        lot.number,
+        "reviewed",
+        PASSWORD,
+        expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+    )
     with pytest.raises(GuardFailed, match="not conforming: potency"):
-        release.sign_lot(qa_user, "release", lot.number, "released", PASSWORD)
+        release.sign_lot(
+            qa_user,
+            "release",
+            lot.number,
+            "released",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        )
     assert (
-        release.sign_lot(qa_user, "OOS potency confirmed", lot.number, "rejected", PASSWORD).value
+        release.sign_lot(
+            qa_user,
+            "OOS potency confirmed",
+            lot.number,
+            "rejected",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        ).value
         == "rejected"
     )
     conclusion = Signature.objects.get(record_type="investigation", record_id=number)
@@ -238,8 +301,25 @@ def test_an_assignable_cause_invalidates_the_result_and_a_retest_replaces_it(
     )
     assert retest.retest_of == first and Result.objects.filter(pk=first.pk).exists()
     release.transition(analyst, "submit", lot.number, "submit for review")
-    release.sign_lot(reviewer, "review", lot.number, "reviewed", PASSWORD)
-    assert release.sign_lot(qa_user, "release", lot.number, "released", PASSWORD).value == "released"
+    release.sign_lot(
+        reviewer,
+        "review",
+        lot.number,
+        "reviewed",
+        PASSWORD,
+        expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+    )
+    assert (
+        release.sign_lot(
+            qa_user,
+            "release",
+            lot.number,
+            "released",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        ).value
+        == "released"
+    )
     record = release.qc_record(lot)
     assert [r["invalidated"] for r in record["results"] if r["attribute"] == "potency"] == [True, False]
 
@@ -253,8 +333,25 @@ def test_an_over_passage_lot_without_an_approved_deviation_cannot_be_released(
     lot = make_lot(analyst, passage_number=9)  # Wharton's jelly limit P8
     reviewed(lot, analyst, reviewer)
     with pytest.raises(GuardFailed, match="over-passage"):
-        release.sign_lot(qa_user, "release", lot.number, "released", PASSWORD)
-    assert release.sign_lot(qa_user, "P9 parent", lot.number, "rejected", PASSWORD).value == "rejected"
+        release.sign_lot(
+            qa_user,
+            "release",
+            lot.number,
+            "released",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        )
+    assert (
+        release.sign_lot(
+            qa_user,
+            "P9 parent",
+            lot.number,
+            "rejected",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        ).value
+        == "rejected"
+    )
 
 
 def test_an_over_passage_lot_with_an_approved_deviation_can_be_released(
@@ -276,7 +373,17 @@ def test_an_over_passage_lot_with_an_approved_deviation_can_be_released(
         decided_by=qa_user,
     )
     reviewed(lot, analyst, reviewer)
-    assert release.sign_lot(qa_user, "release", lot.number, "released", PASSWORD).value == "released"
+    assert (
+        release.sign_lot(
+            qa_user,
+            "release",
+            lot.number,
+            "released",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        ).value
+        == "released"
+    )
 
 
 # --- signatures -------------------------------------------------------------------------------------
@@ -287,7 +394,14 @@ def test_a_signature_without_re_authentication_is_refused(lot: Any, analyst: Any
     release.transition(analyst, "submit", lot.number, "submit for review")
     for password in ("", "not-my-password"):
         with pytest.raises(Forbidden, match="password"):
-            release.sign_lot(reviewer, "review", lot.number, "reviewed", password)
+            release.sign_lot(
+                reviewer,
+                "review",
+                lot.number,
+                "reviewed",
+                password,
+                expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+            )
     assert not Signature.objects.filter(record_type="lot").exists()
     assert release.state_of(lot).value == "QC review"
 
@@ -298,9 +412,23 @@ def test_repeated_failed_signing_attempts_lock_the_account(lot: Any, analyst: An
     release.transition(analyst, "submit", lot.number, "submit for review")
     for _ in range(3):
         with pytest.raises(Forbidden):
-            release.sign_lot(reviewer, "review", lot.number, "reviewed", "guess-guess-guess")
+            release.sign_lot(
+                reviewer,
+                "review",
+                lot.number,
+                "reviewed",
+                "guess-guess-guess",
+                expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+            )
     with pytest.raises(Forbidden, match="locked"):
-        release.sign_lot(reviewer, "review", lot.number, "reviewed", PASSWORD)
+        release.sign_lot(
+            reviewer,
+            "review",
+            lot.number,
+            "reviewed",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        )
 
 
 def test_a_signature_cannot_be_replayed_onto_another_lot(spec: Any, analyst: Any, reviewer: Any) -> None:
@@ -341,11 +469,32 @@ def test_returning_a_reviewed_lot_to_testing_voids_its_review_signature_visibly(
 
 def test_lot_signing_meanings_are_limited(lot: Any, qa_user: Any) -> None:
     with pytest.raises(ServiceError, match="meaning"):
-        release.sign_lot(qa_user, "x", lot.number, "approved", PASSWORD)
+        release.sign_lot(
+            qa_user,
+            "x",
+            lot.number,
+            "approved",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        )
     with pytest.raises(ServiceError, match="meaning"):
-        release.sign_lot(qa_user, "x", lot.number, "authored", PASSWORD)
+        release.sign_lot(
+            qa_user,
+            "x",
+            lot.number,
+            "authored",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        )
 
 
 def test_an_analyst_cannot_release(lot: Any, analyst: Any) -> None:
     with pytest.raises(Forbidden, match="qa role"):
-        release.sign_lot(analyst, "x", lot.number, "released", PASSWORD)
+        release.sign_lot(
+            analyst,
+            "x",
+            lot.number,
+            "released",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        )

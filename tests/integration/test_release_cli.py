@@ -141,6 +141,8 @@ def test_signing_with_a_wrong_password_exits_2_with_one_line(run_cli: Callable[.
         "x",
         "--as",
         "rey",
+        "--expect",
+        "0" * 64,
         "--password-stdin",
         input="wrong-password\n",
     )
@@ -181,6 +183,8 @@ def test_a_signature_never_takes_the_password_from_the_environment(
         "x",
         "--as",
         "rey",
+        "--expect",
+        "0" * 64,
         env={"SECRETOME_PASSWORD": PASSWORD},
     )
     assert refused.exit_code == 2 and "--password-stdin" in refused.stderr

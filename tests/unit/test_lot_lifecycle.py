@@ -121,8 +121,8 @@ def test_quarantine_is_reachable_from_every_state_but_rejected() -> None:
         assert reachable == (state not in (LotState.REJECTED, LotState.QUARANTINED))
 
 
-def test_rejected_is_terminal() -> None:
-    assert allowed_events(LotState.REJECTED) == []
+def test_rejected_is_left_only_by_reopening_the_record_under_a_deviation() -> None:
+    assert allowed_events(LotState.REJECTED) == [LotEvent.REOPEN]
 
 
 def test_every_state_is_reachable_from_in_production() -> None:

@@ -485,7 +485,14 @@ def _decide(ctx: DemoContext, lot: Any) -> tuple[str, str]:
             over if "over-passage" in str(refused) else str(refused).removeprefix("cannot release: ")
         )
         ctx.say(f"Release of {lot.number} refused: {refused}")
-    release.sign_lot(quinn, f"demo: {why}", lot.number, "rejected", DEMO_PASSWORD)
+    release.sign_lot(
+        quinn,
+        f"demo: {why}",
+        lot.number,
+        "rejected",
+        DEMO_PASSWORD,
+        expected_sha256=release.qc_record_sha256(lot),
+    )
     return "rejected", why
 
 

@@ -56,7 +56,13 @@ class SignIn(Schema):
     meaning: str
     reason: str
     password: str
-    expected_sha256: str | None = None
+    #: The QC record SHA-256 the signer reviewed (``record_sha256`` of the lot status); required.
+    expected_sha256: str
+
+
+class ReopenIn(Schema):
+    deviation: str
+    reason: str
 
 
 class ReasonIn(Schema):
@@ -117,6 +123,19 @@ def sign(request: HttpRequest, number: str, payload: SignIn) -> Any:
                 expected_sha256=payload.expected_sha256,
                 request=request,
             ).value
+        }
+    )
+
+
+@router.post(
+    "/lots/{number}/reopen",
+    response={200: dict[str, Any], **ERRORS},
+    summary="Reopen a disposed lot's record under a QA-approved deviation (voids its signatures)",
+)
+def reopen(request: HttpRequest, number: str, payload: ReopenIn) -> Any:
+    return _answer(
+        lambda: {
+            "state": release.reopen_lot(signed_in(request), payload.reason, number, payload.deviation).value
         }
     )
 

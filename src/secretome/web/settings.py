@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "secretome.db.genealogy",
     "secretome.db.imports",
     "secretome.db.quality",
+    "secretome.db.recordlock",
     "secretome.web",
 ]
 
