@@ -69,7 +69,14 @@ def approved_specification(qa: Any, attributes: list[AttributeSpec] | None = Non
 
     release.create_product(qa, "test product", code=PRODUCT, name="WJ-MSC conditioned medium, 10x")
     spec = release.draft_specification(qa, "test spec", PRODUCT, attributes or release_attributes())
-    return release.approve_specification(qa, "approve test spec", PRODUCT, spec.version, PASSWORD)
+    return release.approve_specification(
+        qa,
+        "approve test spec",
+        PRODUCT,
+        spec.version,
+        PASSWORD,
+        expected_sha256=release.specification_sha256(spec),
+    )
 
 
 _counter = {"n": 0}

@@ -65,7 +65,14 @@ def test_an_approved_specification_cannot_be_changed_without_a_new_version(spec:
     draft = release.draft_specification(qa_user, "add pH", PRODUCT, change_summary="pH added")
     release.put_attribute(qa_user, "add pH", PRODUCT, draft.version, attribute)
     assert draft.version == 2 and draft.attributes.count() == 6
-    release.approve_specification(qa_user, "approve v2", PRODUCT, 2, PASSWORD)
+    release.approve_specification(
+        qa_user,
+        "approve v2",
+        PRODUCT,
+        2,
+        PASSWORD,
+        expected_sha256=release.specification_sha256(release.get_specification(PRODUCT, 2)),
+    )
     assert release.get_specification(PRODUCT, 1).status == "superseded"
     assert release.get_specification(PRODUCT).version == 2
 
@@ -75,7 +82,14 @@ def test_a_lot_keeps_the_specification_version_it_was_tested_against(
 ) -> None:
     release.start_testing(analyst, "QC starts", lot.number)
     draft = release.draft_specification(qa_user, "tighten potency", PRODUCT)
-    release.approve_specification(qa_user, "approve v2", PRODUCT, draft.version, PASSWORD)
+    release.approve_specification(
+        qa_user,
+        "approve v2",
+        PRODUCT,
+        draft.version,
+        PASSWORD,
+        expected_sha256=release.specification_sha256(draft),
+    )
     assert release.lot_status(lot)["specification"] == f"{PRODUCT}/v1"
 
 
@@ -84,7 +98,7 @@ def test_only_qa_approves_a_specification(qa_user: Any, reviewer: Any) -> None:
     attribute = AttributeSpec("ph", "pH", "Potentiometry", "", Criterion(CriterionKind.REPORT_ONLY))
     release.draft_specification(qa_user, "first", "P2", [attribute])
     with pytest.raises(Forbidden):
-        release.approve_specification(reviewer, "approve", "P2", 1, PASSWORD)
+        release.approve_specification(reviewer, "approve", "P2", 1, PASSWORD, expected_sha256="0" * 64)
 
 
 def test_a_specification_signature_without_the_password_is_refused(qa_user: Any) -> None:
@@ -93,9 +107,19 @@ def test_a_specification_signature_without_the_password_is_refused(qa_user: Any)
     release.draft_specification(qa_user, "first", "P3", [attribute])
     for password in ("", "wrong-password"):
         with pytest.raises(Forbidden, match="password"):
-            release.approve_specification(qa_user, "approve", "P3", 1, password)
+            release.approve_specification(qa_user, "approve", "P3", 1, password, expected_sha256="0" * 64)
     assert release.get_specification("P3", 1).status == "draft"
     assert not Signature.objects.filter(record_id="P3/v1").exists()
+
+
+def test_a_specification_approval_without_the_record_hash_is_refused(qa_user: Any) -> None:
+    release.create_product(qa_user, "p", code="P4", name="Product 4")
+    attribute = AttributeSpec("ph", "pH", "Potentiometry", "", Criterion(CriterionKind.REPORT_ONLY))
+    release.draft_specification(qa_user, "first", "P4", [attribute])
+    for missing in ("", "not-a-hash"):
+        with pytest.raises(ServiceError, match="expected_sha256: give the SHA-256"):
+            release.approve_specification(qa_user, "approve", "P4", 1, PASSWORD, expected_sha256=missing)
+    assert release.get_specification("P4", 1).status == "draft"
 
 
 # --- the lot from testing to release --------------------------------------------------------------

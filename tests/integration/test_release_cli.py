@@ -46,7 +46,9 @@ def lot(run_cli: Callable[..., Any], analyst: Any, reviewer: Any, qa_user: Any, 
         "spec", "draft", PRODUCT, "--attributes", str(attributes), "--reason", "v1", "--as", "quinn", "--json"
     )
     assert drafted.exit_code == 0, drafted.output
-    assert cli("spec", "approve", PRODUCT, "1", "--reason", "approve", "--as", "quinn").exit_code == 0
+    shown = json.loads(run_cli("spec", "show", PRODUCT, "--version", "1", "--json").stdout)["record_sha256"]
+    approved = cli("spec", "approve", PRODUCT, "1", "--reason", "approve", "--as", "quinn", "--expect", shown)
+    assert approved.exit_code == 0, approved.output
     return make_lot(analyst)
 
 

@@ -316,7 +316,12 @@ def _specifications(ctx: DemoContext, lots: list[Any]) -> None:
         release.create_product(qa, "demo: product", code=product, name=name)
         spec = release.draft_specification(qa, "demo: release specification", product, release_panel())
         release.approve_specification(
-            qa, "demo: specification approved for release testing", product, spec.version, DEMO_PASSWORD
+            qa,
+            "demo: specification approved for release testing",
+            product,
+            spec.version,
+            DEMO_PASSWORD,
+            expected_sha256=release.specification_sha256(spec),
         )
     ctx.say(f"Specifications approved by QA (signed): {', '.join(sorted({lot.product for lot in lots}))}")
 

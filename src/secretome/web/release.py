@@ -204,7 +204,7 @@ def spec_approve(request: HttpRequest, product: str, version: int) -> HttpRespon
             product,
             version,
             request.POST.get("password", ""),
-            expected_sha256=request.POST.get("record_sha256") or None,
+            expected_sha256=request.POST.get("record_sha256", ""),
             request=request,
         )
         messages.success(request, f"{product} v{version} approved and signed")

@@ -58,6 +58,7 @@ from secretome.services.record_lock import (
 from secretome.services.release.signing import (
     create_signature,
     reauthenticate,
+    require_expected_sha256,
     signature_dict,
     signature_state,
     signatures_on,
@@ -747,7 +748,7 @@ def sign_lot(
     event = SIGNED_EVENTS[parsed]
     _authorise(actor, event)
     require_reason(reason)
-    _require_expected_sha256(expected_sha256)
+    require_expected_sha256(expected_sha256, "lot status")
     reauthenticate(actor, password, request)
     return _sign_lot(actor, reason, lot_number, parsed, event, expected_sha256)
 
@@ -775,15 +776,6 @@ def _sign_lot(
     )
     _set_state(actor, reason, disposition, event, target)
     return target
-
-
-def _require_expected_sha256(expected_sha256: str | None) -> None:
-    text = (expected_sha256 or "").strip().lower()
-    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
-        raise ServiceError(
-            "expected_sha256: give the SHA-256 of the record you reviewed (64 hex digits, from lot status); "
-            "a signature without it could be replayed onto a changed record"
-        )
 
 
 def reopen_lot(actor: User, reason: str, lot_number: str, deviation: str) -> LotState:
