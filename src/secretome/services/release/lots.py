@@ -93,9 +93,6 @@ SIGNED_EVENTS = {
     Meaning.REJECTED: LotEvent.REJECT,
 }
 
-#: Lifecycle steps that are not :func:`transition`'s: signatures, and reopening (it names its deviation).
-NOT_PLAIN_STEPS = {*SIGNED_EVENTS.values(), LotEvent.REOPEN}
-
 
 def get_lot(number: str) -> Lot:
     try:
