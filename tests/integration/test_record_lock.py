@@ -14,7 +14,7 @@ import pytest
 from django.utils import timezone
 
 from secretome.db.core.models import AuditEvent
-from secretome.db.genealogy.models import Passage
+from secretome.db.genealogy.models import Passage, ProcessRecipe
 from secretome.db.recordlock.models import LateEntryFlag, LotReopening
 from secretome.services import genealogy as g
 from secretome.services import release
@@ -64,8 +64,17 @@ def _reopening_deviation(analyst: Any, qa: Any, lot: str) -> str:
 # --- the lock ----------------------------------------------------------------------------------------
 
 
+def _collected_days_ago(lot: Any, days: int) -> None:
+    lot.collected_at = timezone.now() - dt.timedelta(days=days)
+    lot.save(update_fields=["collected_at"])
+    run = lot.conditioning_run
+    run.started_at = lot.collected_at - dt.timedelta(days=2)
+    run.save(update_fields=["started_at"])
+
+
 def test_a_processing_step_cannot_be_added_to_a_released_lot(released: Any, analyst: Any) -> None:
-    backdated = timezone.now() - dt.timedelta(days=1)
+    _collected_days_ago(released, 3)
+    backdated = timezone.now() - dt.timedelta(days=1)  # after collection: otherwise a valid backdated entry
     with pytest.raises(RecordLocked, match=r"add processing step: lot .* was released .* record is locked"):
         _step(analyst, released.number, backdated)
     assert released.processing_steps.count() == 0
@@ -209,7 +218,11 @@ def test_a_lot_quarantined_before_release_resumes_disposition(
 # --- dates in the future and late entries ---------------------------------------------------------------
 
 
-def test_a_passage_seeded_in_2030_is_refused_naming_the_field(released: Any, analyst: Any) -> None:
+def test_a_passage_seeded_in_2030_is_refused_naming_the_field(
+    released: Any, analyst: Any, qa_user: Any
+) -> None:
+    # An approved recipe, so that nothing but the date stands in the way (the earlier code seeded it).
+    ProcessRecipe.objects.filter(code="R").update(approved_at=timezone.now(), approved_by=qa_user)
     with pytest.raises(ServiceError, match="seeded_at: 2030-01-01T09:00:00Z is in the future"):
         g.record_passage(
             analyst,
@@ -236,11 +249,7 @@ def test_a_step_recorded_days_after_it_was_done_is_flagged_late_in_the_record_an
     qa_user: Any, analyst: Any
 ) -> None:
     lot = make_lot(analyst)
-    lot.collected_at = timezone.now() - dt.timedelta(days=10)
-    lot.save(update_fields=["collected_at"])
-    run = lot.conditioning_run
-    run.started_at = lot.collected_at - dt.timedelta(days=2)
-    run.save(update_fields=["started_at"])
+    _collected_days_ago(lot, 10)
     step = _step(analyst, lot.number, timezone.now() - dt.timedelta(days=5))
     flag = LateEntryFlag.objects.get(record_type="processing_step", record_id=f"{lot.number}/{step.sequence}")
     assert flag.allowed_hours == 72 and flag.field == "performed_at"
