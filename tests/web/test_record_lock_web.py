@@ -89,3 +89,25 @@ def test_an_analyst_is_not_offered_the_reopen_form(
     page = client_for(analyst).get(f"/release/lots/{released.number}/")
     assert b"Record locked" in page.content
     assert b"Reopen the record" not in page.content
+
+
+def test_the_api_reopens_a_record_under_an_approved_deviation_and_reports_the_lock(
+    released: Any, qa_user: Any, analyst: Any
+) -> None:
+    from secretome.services.users import create_api_token
+
+    headers = {"Authorization": f"Bearer {create_api_token(qa_user, 'script', 'ci')}"}
+    client = Client()
+    url = f"/api/release/lots/{released.number}"
+    assert client.get(url, headers=headers).json()["locked"] is True
+    deviation = g.raise_deviation(
+        analyst, "fix", kind="other", description="missing step", lot=released.number
+    )
+    body = {"deviation": deviation.number, "reason": "record the step"}
+    pending = client.post(url + "/reopen", body, content_type="application/json", headers=headers)
+    assert pending.status_code == 409 and "no QA-approved deviation" in pending.json()["detail"]
+    g.decide_deviation(qa_user, "QA", number=deviation.number, decision="approved", note="ok")
+    reopened = client.post(url + "/reopen", body, content_type="application/json", headers=headers)
+    assert reopened.status_code == 200 and reopened.json() == {"state": "QC testing"}
+    status = client.get(url, headers=headers).json()
+    assert status["locked"] is False and status["record_version"] == 2
