@@ -27,6 +27,11 @@ settings.load_profile("secretome")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        on_sqlite = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL")
+        for item in items:
+            if "postgres" in item.keywords:
+                item.add_marker(on_sqlite)
     if os.environ.get("SECRETOME_BROWSER_TESTS") == "1":
         return
     skip = pytest.mark.skip(reason="browser tests are opt-in: make browser (SECRETOME_BROWSER_TESTS=1)")

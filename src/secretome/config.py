@@ -28,6 +28,7 @@ SETTINGS: dict[str, str] = {
     "SECRETOME_PREVIEW_SECONDS": "Time limit of one web preview of an uploaded file (a separate process). Default 60.",
     "SECRETOME_PREVIEW_MEMORY_MB": "Address-space limit of one web preview process, in MiB. Default 4096.",
     "SECRETOME_PREVIEW_WORKERS": "Web previews running at once; more are refused with 'busy'. Default 2.",
+    "SECRETOME_LATE_ENTRY_HOURS": "Hours after an event beyond which its entry is flagged as a late entry. Default 72.",
 }
 
 SECRET_KEY_FILE = "secret_key"

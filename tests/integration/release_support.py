@@ -69,7 +69,14 @@ def approved_specification(qa: Any, attributes: list[AttributeSpec] | None = Non
 
     release.create_product(qa, "test product", code=PRODUCT, name="WJ-MSC conditioned medium, 10x")
     spec = release.draft_specification(qa, "test spec", PRODUCT, attributes or release_attributes())
-    return release.approve_specification(qa, "approve test spec", PRODUCT, spec.version, PASSWORD)
+    return release.approve_specification(
+        qa,
+        "approve test spec",
+        PRODUCT,
+        spec.version,
+        PASSWORD,
+        expected_sha256=release.specification_sha256(spec),
+    )
 
 
 _counter = {"n": 0}
@@ -173,4 +180,20 @@ def lot_in_qc_review(qa: Any, analyst: Any) -> Any:
     lot = make_lot(analyst)
     conforming_results(analyst, lot.number)
     release.transition(analyst, "submit", lot.number, "submit for review")
+    return lot
+
+
+def sign(user: Any, lot_number: str, meaning: str, reason: str = "signed in test") -> Any:
+    """Sign the lot as ``user`` against the QC record hash it has now (as the sign dialog shows it)."""
+    from secretome.services import release
+
+    shown = release.qc_record_sha256(release.get_lot(lot_number))
+    return release.sign_lot(user, reason, lot_number, meaning, PASSWORD, expected_sha256=shown)
+
+
+def released_lot(qa: Any, analyst: Any, reviewer: Any) -> Any:
+    """A lot reviewed by ``reviewer`` and released by ``qa``, with conforming results by ``analyst``."""
+    lot = lot_in_qc_review(qa, analyst)
+    sign(reviewer, lot.number, "reviewed")
+    sign(qa, lot.number, "released")
     return lot

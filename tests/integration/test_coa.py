@@ -23,8 +23,22 @@ def released_lot(qa_user: Any, analyst: Any, reviewer: Any) -> Any:
     lot = make_lot(analyst)
     conforming_results(analyst, lot.number)
     release.transition(analyst, "submit", lot.number, "submit for review")
-    release.sign_lot(reviewer, "review", lot.number, "reviewed", PASSWORD)
-    release.sign_lot(qa_user, "release", lot.number, "released", PASSWORD)
+    release.sign_lot(
+        reviewer,
+        "review",
+        lot.number,
+        "reviewed",
+        PASSWORD,
+        expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+    )
+    release.sign_lot(
+        qa_user,
+        "release",
+        lot.number,
+        "released",
+        PASSWORD,
+        expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+    )
     return lot
 
 

@@ -36,7 +36,14 @@ def lot(spec: Any, analyst: Any) -> Any:
 def reviewed(lot: Any, analyst: Any, reviewer: Any) -> None:
     conforming_results(analyst, lot.number)
     release.transition(analyst, "all results in", lot.number, "submit for review")
-    release.sign_lot(reviewer, "QC review", lot.number, "reviewed", PASSWORD)
+    release.sign_lot(
+        reviewer,
+        "QC review",
+        lot.number,
+        "reviewed",
+        PASSWORD,
+        expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+    )
 
 
 # --- specifications ---------------------------------------------------------------------------------
@@ -58,7 +65,14 @@ def test_an_approved_specification_cannot_be_changed_without_a_new_version(spec:
     draft = release.draft_specification(qa_user, "add pH", PRODUCT, change_summary="pH added")
     release.put_attribute(qa_user, "add pH", PRODUCT, draft.version, attribute)
     assert draft.version == 2 and draft.attributes.count() == 6
-    release.approve_specification(qa_user, "approve v2", PRODUCT, 2, PASSWORD)
+    release.approve_specification(
+        qa_user,
+        "approve v2",
+        PRODUCT,
+        2,
+        PASSWORD,
+        expected_sha256=release.specification_sha256(release.get_specification(PRODUCT, 2)),
+    )
     assert release.get_specification(PRODUCT, 1).status == "superseded"
     assert release.get_specification(PRODUCT).version == 2
 
@@ -68,7 +82,14 @@ def test_a_lot_keeps_the_specification_version_it_was_tested_against(
 ) -> None:
     release.start_testing(analyst, "QC starts", lot.number)
     draft = release.draft_specification(qa_user, "tighten potency", PRODUCT)
-    release.approve_specification(qa_user, "approve v2", PRODUCT, draft.version, PASSWORD)
+    release.approve_specification(
+        qa_user,
+        "approve v2",
+        PRODUCT,
+        draft.version,
+        PASSWORD,
+        expected_sha256=release.specification_sha256(draft),
+    )
     assert release.lot_status(lot)["specification"] == f"{PRODUCT}/v1"
 
 
@@ -77,7 +98,7 @@ def test_only_qa_approves_a_specification(qa_user: Any, reviewer: Any) -> None:
     attribute = AttributeSpec("ph", "pH", "Potentiometry", "", Criterion(CriterionKind.REPORT_ONLY))
     release.draft_specification(qa_user, "first", "P2", [attribute])
     with pytest.raises(Forbidden):
-        release.approve_specification(reviewer, "approve", "P2", 1, PASSWORD)
+        release.approve_specification(reviewer, "approve", "P2", 1, PASSWORD, expected_sha256="0" * 64)
 
 
 def test_a_specification_signature_without_the_password_is_refused(qa_user: Any) -> None:
@@ -86,9 +107,19 @@ def test_a_specification_signature_without_the_password_is_refused(qa_user: Any)
     release.draft_specification(qa_user, "first", "P3", [attribute])
     for password in ("", "wrong-password"):
         with pytest.raises(Forbidden, match="password"):
-            release.approve_specification(qa_user, "approve", "P3", 1, password)
+            release.approve_specification(qa_user, "approve", "P3", 1, password, expected_sha256="0" * 64)
     assert release.get_specification("P3", 1).status == "draft"
     assert not Signature.objects.filter(record_id="P3/v1").exists()
+
+
+def test_a_specification_approval_without_the_record_hash_is_refused(qa_user: Any) -> None:
+    release.create_product(qa_user, "p", code="P4", name="Product 4")
+    attribute = AttributeSpec("ph", "pH", "Potentiometry", "", Criterion(CriterionKind.REPORT_ONLY))
+    release.draft_specification(qa_user, "first", "P4", [attribute])
+    for missing in ("", "not-a-hash"):
+        with pytest.raises(ServiceError, match="expected_sha256: give the SHA-256"):
+            release.approve_specification(qa_user, "approve", "P4", 1, PASSWORD, expected_sha256=missing)
+    assert release.get_specification("P4", 1).status == "draft"
 
 
 # --- the lot from testing to release --------------------------------------------------------------
@@ -98,7 +129,14 @@ def test_a_conforming_lot_is_reviewed_and_released_with_two_signatures(
     lot: Any, analyst: Any, reviewer: Any, qa_user: Any
 ) -> None:
     reviewed(lot, analyst, reviewer)
-    state = release.sign_lot(qa_user, "all release tests conform", lot.number, "released", PASSWORD)
+    state = release.sign_lot(
+        qa_user,
+        "all release tests conform",
+        lot.number,
+        "released",
+        PASSWORD,
+        expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+    )
     assert state.value == "released"
     status = release.lot_status(lot)
     assert [(s["meaning"], s["signer"], s["state"]) for s in status["signatures"]] == [
@@ -123,7 +161,14 @@ def test_a_reviewer_who_entered_a_result_cannot_review_the_lot(lot: Any, analyst
     release.add_result(reviewer, "read the sterility plates", lot.number, "sterility", "no growth")
     release.transition(analyst, "submit", lot.number, "submit for review")
     with pytest.raises(GuardFailed, match="four-eyes"):
-        release.sign_lot(reviewer, "review", lot.number, "reviewed", PASSWORD)
+        release.sign_lot(
+            reviewer,
+            "review",
+            lot.number,
+            "reviewed",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        )
     assert release.state_of(lot).value == "QC review"
 
 
@@ -135,7 +180,14 @@ def test_the_qa_approver_cannot_be_the_reviewer(lot: Any, analyst: Any, make_use
     both.groups.add(Group.objects.get(name="qa"))
     reviewed(lot, analyst, both)
     with pytest.raises(GuardFailed, match="reviewed this lot"):
-        release.sign_lot(both, "release", lot.number, "released", PASSWORD)
+        release.sign_lot(
+            both,
+            "release",
+            lot.number,
+            "released",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        )
 
 
 def test_the_qa_approver_cannot_be_an_analyst(lot: Any, analyst: Any, reviewer: Any) -> None:
@@ -144,7 +196,14 @@ def test_the_qa_approver_cannot_be_an_analyst(lot: Any, analyst: Any, reviewer: 
     analyst.groups.add(Group.objects.get(name="qa"))
     reviewed(lot, analyst, reviewer)
     with pytest.raises(GuardFailed, match="entered results"):
-        release.sign_lot(analyst, "release", lot.number, "released", PASSWORD)
+        release.sign_lot(
+            analyst,
+            "release",
+            lot.number,
+            "released",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        )
 
 
 def test_whoever_entered_an_oos_result_cannot_conclude_its_investigation(
@@ -187,7 +246,14 @@ def test_an_oos_potency_opens_an_investigation_that_blocks_review(
     assert investigation.status == "open" and investigation.result.attribute.code == "potency"
     release.transition(analyst, "submit", lot.number, "submit for review")
     with pytest.raises(GuardFailed, match="open investigation"):
-        release.sign_lot(reviewer, "review", lot.number, "reviewed", PASSWORD)
+        release.sign_lot(
+            reviewer,
+            "review",
+            lot.number,
+            "reviewed",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        )
 
 
 def test_a_confirmed_oos_lot_cannot_be_released_and_is_rejected(
@@ -204,11 +270,32 @@ def test_a_confirmed_oos_lot_cannot_be_released_and_is_rejected(
         password=PASSWORD,
     )
     release.transition(analyst, "submit", lot.number, "submit for review")
-    release.sign_lot(reviewer, "review", lot.number, "reviewed", PASSWORD)
+    release.sign_lot(
+        reviewer,
+        "review",
+        lot.number,
+        "reviewed",
+        PASSWORD,
+        expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+    )
     with pytest.raises(GuardFailed, match="not conforming: potency"):
-        release.sign_lot(qa_user, "release", lot.number, "released", PASSWORD)
+        release.sign_lot(
+            qa_user,
+            "release",
+            lot.number,
+            "released",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        )
     assert (
-        release.sign_lot(qa_user, "OOS potency confirmed", lot.number, "rejected", PASSWORD).value
+        release.sign_lot(
+            qa_user,
+            "OOS potency confirmed",
+            lot.number,
+            "rejected",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        ).value
         == "rejected"
     )
     conclusion = Signature.objects.get(record_type="investigation", record_id=number)
@@ -238,8 +325,25 @@ def test_an_assignable_cause_invalidates_the_result_and_a_retest_replaces_it(
     )
     assert retest.retest_of == first and Result.objects.filter(pk=first.pk).exists()
     release.transition(analyst, "submit", lot.number, "submit for review")
-    release.sign_lot(reviewer, "review", lot.number, "reviewed", PASSWORD)
-    assert release.sign_lot(qa_user, "release", lot.number, "released", PASSWORD).value == "released"
+    release.sign_lot(
+        reviewer,
+        "review",
+        lot.number,
+        "reviewed",
+        PASSWORD,
+        expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+    )
+    assert (
+        release.sign_lot(
+            qa_user,
+            "release",
+            lot.number,
+            "released",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        ).value
+        == "released"
+    )
     record = release.qc_record(lot)
     assert [r["invalidated"] for r in record["results"] if r["attribute"] == "potency"] == [True, False]
 
@@ -253,8 +357,25 @@ def test_an_over_passage_lot_without_an_approved_deviation_cannot_be_released(
     lot = make_lot(analyst, passage_number=9)  # Wharton's jelly limit P8
     reviewed(lot, analyst, reviewer)
     with pytest.raises(GuardFailed, match="over-passage"):
-        release.sign_lot(qa_user, "release", lot.number, "released", PASSWORD)
-    assert release.sign_lot(qa_user, "P9 parent", lot.number, "rejected", PASSWORD).value == "rejected"
+        release.sign_lot(
+            qa_user,
+            "release",
+            lot.number,
+            "released",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        )
+    assert (
+        release.sign_lot(
+            qa_user,
+            "P9 parent",
+            lot.number,
+            "rejected",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        ).value
+        == "rejected"
+    )
 
 
 def test_an_over_passage_lot_with_an_approved_deviation_can_be_released(
@@ -276,7 +397,17 @@ def test_an_over_passage_lot_with_an_approved_deviation_can_be_released(
         decided_by=qa_user,
     )
     reviewed(lot, analyst, reviewer)
-    assert release.sign_lot(qa_user, "release", lot.number, "released", PASSWORD).value == "released"
+    assert (
+        release.sign_lot(
+            qa_user,
+            "release",
+            lot.number,
+            "released",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        ).value
+        == "released"
+    )
 
 
 # --- signatures -------------------------------------------------------------------------------------
@@ -287,7 +418,14 @@ def test_a_signature_without_re_authentication_is_refused(lot: Any, analyst: Any
     release.transition(analyst, "submit", lot.number, "submit for review")
     for password in ("", "not-my-password"):
         with pytest.raises(Forbidden, match="password"):
-            release.sign_lot(reviewer, "review", lot.number, "reviewed", password)
+            release.sign_lot(
+                reviewer,
+                "review",
+                lot.number,
+                "reviewed",
+                password,
+                expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+            )
     assert not Signature.objects.filter(record_type="lot").exists()
     assert release.state_of(lot).value == "QC review"
 
@@ -298,9 +436,23 @@ def test_repeated_failed_signing_attempts_lock_the_account(lot: Any, analyst: An
     release.transition(analyst, "submit", lot.number, "submit for review")
     for _ in range(3):
         with pytest.raises(Forbidden):
-            release.sign_lot(reviewer, "review", lot.number, "reviewed", "guess-guess-guess")
+            release.sign_lot(
+                reviewer,
+                "review",
+                lot.number,
+                "reviewed",
+                "guess-guess-guess",
+                expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+            )
     with pytest.raises(Forbidden, match="locked"):
-        release.sign_lot(reviewer, "review", lot.number, "reviewed", PASSWORD)
+        release.sign_lot(
+            reviewer,
+            "review",
+            lot.number,
+            "reviewed",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        )
 
 
 def test_a_signature_cannot_be_replayed_onto_another_lot(spec: Any, analyst: Any, reviewer: Any) -> None:
@@ -341,11 +493,32 @@ def test_returning_a_reviewed_lot_to_testing_voids_its_review_signature_visibly(
 
 def test_lot_signing_meanings_are_limited(lot: Any, qa_user: Any) -> None:
     with pytest.raises(ServiceError, match="meaning"):
-        release.sign_lot(qa_user, "x", lot.number, "approved", PASSWORD)
+        release.sign_lot(
+            qa_user,
+            "x",
+            lot.number,
+            "approved",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        )
     with pytest.raises(ServiceError, match="meaning"):
-        release.sign_lot(qa_user, "x", lot.number, "authored", PASSWORD)
+        release.sign_lot(
+            qa_user,
+            "x",
+            lot.number,
+            "authored",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        )
 
 
 def test_an_analyst_cannot_release(lot: Any, analyst: Any) -> None:
     with pytest.raises(Forbidden, match="qa role"):
-        release.sign_lot(analyst, "x", lot.number, "released", PASSWORD)
+        release.sign_lot(
+            analyst,
+            "x",
+            lot.number,
+            "released",
+            PASSWORD,
+            expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+        )

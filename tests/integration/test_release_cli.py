@@ -46,7 +46,9 @@ def lot(run_cli: Callable[..., Any], analyst: Any, reviewer: Any, qa_user: Any, 
         "spec", "draft", PRODUCT, "--attributes", str(attributes), "--reason", "v1", "--as", "quinn", "--json"
     )
     assert drafted.exit_code == 0, drafted.output
-    assert cli("spec", "approve", PRODUCT, "1", "--reason", "approve", "--as", "quinn").exit_code == 0
+    shown = json.loads(run_cli("spec", "show", PRODUCT, "--version", "1", "--json").stdout)["record_sha256"]
+    approved = cli("spec", "approve", PRODUCT, "1", "--reason", "approve", "--as", "quinn", "--expect", shown)
+    assert approved.exit_code == 0, approved.output
     return make_lot(analyst)
 
 
@@ -141,6 +143,8 @@ def test_signing_with_a_wrong_password_exits_2_with_one_line(run_cli: Callable[.
         "x",
         "--as",
         "rey",
+        "--expect",
+        "0" * 64,
         "--password-stdin",
         input="wrong-password\n",
     )
@@ -181,6 +185,8 @@ def test_a_signature_never_takes_the_password_from_the_environment(
         "x",
         "--as",
         "rey",
+        "--expect",
+        "0" * 64,
         env={"SECRETOME_PASSWORD": PASSWORD},
     )
     assert refused.exit_code == 2 and "--password-stdin" in refused.stderr

@@ -99,8 +99,22 @@ def test_the_certificate_names_the_raw_file_with_its_sha256(
     conforming_results(analyst, lot.number)
     release.add_result(analyst, "ELISA", lot.number, "vegf", "1520", instrument_import=plate.pk)
     release.transition(analyst, "submit", lot.number, "submit for review")
-    release.sign_lot(reviewer, "review", lot.number, "reviewed", PASSWORD)
-    release.sign_lot(qa_user, "release", lot.number, "released", PASSWORD)
+    release.sign_lot(
+        reviewer,
+        "review",
+        lot.number,
+        "reviewed",
+        PASSWORD,
+        expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+    )
+    release.sign_lot(
+        qa_user,
+        "release",
+        lot.number,
+        "released",
+        PASSWORD,
+        expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+    )
     certificate = certificates.issue_certificate(qa_user, "CoA", lot.number)
     pdf = certificates.certificate_pdf(certificate)
     embedded = json.loads(certificates.embedded_json(pdf) or "null")

@@ -121,8 +121,8 @@ def test_quarantine_is_reachable_from_every_state_but_rejected() -> None:
         assert reachable == (state not in (LotState.REJECTED, LotState.QUARANTINED))
 
 
-def test_rejected_is_terminal() -> None:
-    assert allowed_events(LotState.REJECTED) == []
+def test_rejected_is_left_only_by_reopening_the_record_under_a_deviation() -> None:
+    assert allowed_events(LotState.REJECTED) == [LotEvent.REOPEN]
 
 
 def test_every_state_is_reachable_from_in_production() -> None:
@@ -142,3 +142,28 @@ def test_state_table_rows_name_their_guards() -> None:
     release = next(r for r in rows if r["event"] == "release")
     assert release["to"] == "released"
     assert "no investigation is open" in release["guards"]
+
+
+def test_a_released_lot_in_quarantine_is_restored_not_resumed() -> None:
+    suspended = LotFacts(release_suspended=True)
+    assert next_state(LotState.QUARANTINED, LotEvent.RESTORE_RELEASE, suspended, "q") is LotState.RELEASED
+    with pytest.raises(TransitionRefused, match="released before its quarantine"):
+        next_state(LotState.QUARANTINED, LotEvent.RESUME, suspended, "q")
+
+
+def test_a_lot_quarantined_before_release_cannot_be_restored_to_released() -> None:
+    with pytest.raises(TransitionRefused, match="no release signature"):
+        next_state(LotState.QUARANTINED, LotEvent.RESTORE_RELEASE, LotFacts(), "q")
+    assert next_state(LotState.QUARANTINED, LotEvent.RESUME, LotFacts(), "q") is LotState.QA_DISPOSITION
+
+
+@pytest.mark.parametrize("state", [LotState.RELEASED, LotState.REJECTED, LotState.QUARANTINED])
+def test_a_disposed_record_reopens_only_under_an_approved_deviation(state: LotState) -> None:
+    with pytest.raises(TransitionRefused, match="no QA-approved deviation"):
+        next_state(state, LotEvent.REOPEN, LotFacts(), "q")
+    assert next_state(state, LotEvent.REOPEN, LotFacts(reopening_deviation=True), "q") is LotState.QC_TESTING
+
+
+def test_a_record_still_in_testing_is_not_reopened() -> None:
+    for state in (LotState.IN_PRODUCTION, LotState.QC_TESTING, LotState.QC_REVIEW, LotState.QA_DISPOSITION):
+        assert (state, LotEvent.REOPEN) not in TRANSITIONS

@@ -152,8 +152,22 @@ def test_qa_edits_a_draft_and_approves_it_with_a_signature(
 def test_the_certificate_page_and_pdf_download(
     submitted: Any, reviewer: Any, qa_user: Any, client_for: Callable[..., Client]
 ) -> None:
-    release.sign_lot(reviewer, "review", submitted.number, "reviewed", PASSWORD)
-    release.sign_lot(qa_user, "release", submitted.number, "released", PASSWORD)
+    release.sign_lot(
+        reviewer,
+        "review",
+        submitted.number,
+        "reviewed",
+        PASSWORD,
+        expected_sha256=release.qc_record_sha256(release.get_lot(submitted.number)),
+    )
+    release.sign_lot(
+        qa_user,
+        "release",
+        submitted.number,
+        "released",
+        PASSWORD,
+        expected_sha256=release.qc_record_sha256(release.get_lot(submitted.number)),
+    )
     client = client_for(qa_user)
     url = f"/release/lots/{submitted.number}/"
     issued = client.post(
@@ -183,6 +197,19 @@ def test_the_api_reports_status_and_verifies_a_certificate(
         content_type="application/json",
         headers=headers,
     )
+    # The record hash is required: a signature request without it is not even checked for the password.
+    assert wrong.status_code == 422
+    wrong = client.post(
+        f"/api/release/lots/{submitted.number}/sign",
+        {
+            "meaning": "reviewed",
+            "reason": "r",
+            "password": "nope-nope-nope",
+            "expected_sha256": status["record_sha256"],
+        },
+        content_type="application/json",
+        headers=headers,
+    )
     assert wrong.status_code == 403
     ok = client.post(
         f"/api/release/lots/{submitted.number}/sign",
@@ -196,7 +223,14 @@ def test_the_api_reports_status_and_verifies_a_certificate(
         headers=headers,
     )
     assert ok.status_code == 200 and ok.json()["state"] == "QA disposition"
-    release.sign_lot(qa_user, "release", submitted.number, "released", PASSWORD)
+    release.sign_lot(
+        qa_user,
+        "release",
+        submitted.number,
+        "released",
+        PASSWORD,
+        expected_sha256=release.qc_record_sha256(release.get_lot(submitted.number)),
+    )
     certificate = certificates.issue_certificate(qa_user, "CoA", submitted.number)
     pdf = certificates.certificate_pdf(certificate)
     verdict = client.post(

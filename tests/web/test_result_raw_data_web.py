@@ -86,7 +86,14 @@ def test_the_genealogy_lot_page_shows_the_signatures_with_their_state(
 ) -> None:
     conforming_results(analyst, lot.number)
     release.transition(analyst, "submit", lot.number, "submit for review")
-    release.sign_lot(reviewer, "review", lot.number, "reviewed", PASSWORD)
+    release.sign_lot(
+        reviewer,
+        "review",
+        lot.number,
+        "reviewed",
+        PASSWORD,
+        expected_sha256=release.qc_record_sha256(release.get_lot(lot.number)),
+    )
     [signature] = release.lot_signatures(lot)
     html = client_for(analyst).get(f"/lots/{lot.number}/").content.decode()
     shown_at = signature["signed_at"].strftime("%Y-%m-%d %H:%M:%S")

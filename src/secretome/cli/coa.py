@@ -71,7 +71,12 @@ def verify(
         if p["genuine"] and p["current"]:
             console.print(f"{p['certificate']} of lot {p['lot']}: genuine and current")
         else:
-            word = "genuine but NOT current" if p["genuine"] else "NOT genuine"
+            if not p["genuine"]:
+                word = "NOT genuine"
+            elif p.get("standing") == "suspended":
+                word = "genuine but suspended"
+            else:
+                word = "genuine but NOT current"
             console.print(f"{file.name}: {word}: " + "; ".join(p["reasons"]), highlight=False)  # type: ignore[arg-type]
 
     emit(verdict, as_json, render)

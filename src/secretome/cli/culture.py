@@ -595,6 +595,9 @@ def deviation_raise(
     kind: str = typer.Option(..., "--kind", help="over-passage, recipe or other."),
     description: str = typer.Option(..., "--description", help="What departs from what."),
     passage_id: int | None = typer.Option(None, "--passage", help="Passage whose cells it covers."),
+    lot: str | None = typer.Option(
+        None, "--lot", help="Lot it concerns; once approved it can reopen the lot's record (lot reopen)."
+    ),
     acting: str | None = AS_OPTION,
     reason: str = REASON_OPTION,
     as_json: bool = JSON_OPTION,
@@ -604,7 +607,9 @@ def deviation_raise(
     def action(user: Any) -> Any:
         from secretome.services import genealogy as g
 
-        deviation = g.raise_deviation(user, reason, kind=kind, description=description, passage_id=passage_id)
+        deviation = g.raise_deviation(
+            user, reason, kind=kind, description=description, passage_id=passage_id, lot=lot
+        )
         return g.deviation_dict(deviation)
 
     _write(acting, as_json, action, _say("deviation {number} raised ({kind}); awaiting QA"))

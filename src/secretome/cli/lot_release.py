@@ -84,8 +84,10 @@ def sign(
     meaning: str = typer.Option(..., "--meaning", help="reviewed, released or rejected."),
     reason: str = typer.Option(..., "--reason", help="Why you sign (audit trail)."),
     acting: str | None = typer.Option(None, "--as", help="The user who signs; the password is asked again."),
-    expect: str | None = typer.Option(
-        None, "--expect", help="The QC record SHA-256 you reviewed (from lot status); refused if it changed."
+    expect: str = typer.Option(
+        ...,
+        "--expect",
+        help="The QC record SHA-256 you reviewed (from lot status); required, refused if the record changed.",
     ),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
     as_json: bool = JSON_OPTION,
@@ -104,11 +106,44 @@ def sign(
     )
 
 
+@app.command("reopen")
+def reopen(
+    lot: str = typer.Argument(..., help="Lot number of a released, rejected or quarantined lot."),
+    deviation: str = typer.Option(
+        ..., "--deviation", help="The QA-approved deviation of this lot that reopens its record."
+    ),
+    reason: str = typer.Option(..., "--reason", help="Why the record is reopened (audit trail)."),
+    acting: str | None = typer.Option(None, "--as", help="The QA user."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Reopen a disposed lot's record under an approved deviation: its signatures are voided, a new record
+    version starts and the lot returns to QC testing."""
+    setup_django()
+    from secretome.cli.common import acting_user
+    from secretome.services import release
+
+    user = acting_user(acting, password_stdin=password_stdin)
+    with refusals():
+        state = release.reopen_lot(user, reason, lot, deviation)
+        version = release.lot_status(release.get_lot(lot))["record_version"]
+    emit(
+        {"lot": lot, "deviation": deviation, "state": state.value, "record_version": version},
+        as_json,
+        lambda p: console.print(
+            f"{p['lot']}: reopened under {p['deviation']}; signatures voided; "
+            f"record version {p['record_version']}; now {p['state']}"
+        ),
+    )
+
+
 @app.command("step")
 def step(
     lot: str = typer.Argument(..., help="Lot number."),
     event: str = typer.Argument(
-        ..., help="start testing, submit for review, return to testing, quarantine or resume disposition."
+        ...,
+        help="start testing, submit for review, return to testing, quarantine, resume disposition or "
+        "restore release.",
     ),
     reason: str = typer.Option(..., "--reason", help="Why (audit trail)."),
     acting: str | None = typer.Option(None, "--as", help="The acting user."),

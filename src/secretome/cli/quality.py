@@ -87,6 +87,11 @@ def approve(
     version: int = typer.Argument(..., help="Draft version to approve."),
     reason: str = REASON,
     acting: str | None = AS,
+    expect: str = typer.Option(
+        ...,
+        "--expect",
+        help="The record SHA-256 of the draft you reviewed (spec show --version N); required.",
+    ),
     password_stdin: bool = PASSWORD_STDIN,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -97,7 +102,9 @@ def approve(
 
     user, password = _signer(acting, password_stdin)
     with refusals():
-        spec = release.approve_specification(user, reason, product_code, version, password)
+        spec = release.approve_specification(
+            user, reason, product_code, version, password, expected_sha256=expect
+        )
         payload = release.specification_dict(spec)
     emit(payload, as_json, lambda p: console.print(f"{p['product']} v{p['version']} approved"))
 
@@ -117,6 +124,7 @@ def show(
 
     def render(p: dict[str, Any]) -> None:
         console.print(f"[bold]{p['product']} v{p['version']}[/bold] ({p['status']}) {p['product_name']}")
+        console.print(f"record SHA-256 {p['record_sha256']}", highlight=False)
         table = Table("code", "attribute", "method", "criterion", "release")
         for a in p["attributes"]:
             table.add_row(

@@ -199,7 +199,12 @@ def _specifications(ctx: DemoContext, lots: list[Any]) -> None:
         release.create_product(qa, "demo: product", code=product, name=name)
         spec = release.draft_specification(qa, "demo: release specification", product, release_panel())
         release.approve_specification(
-            qa, "demo: specification approved for release testing", product, spec.version, DEMO_PASSWORD
+            qa,
+            "demo: specification approved for release testing",
+            product,
+            spec.version,
+            DEMO_PASSWORD,
+            expected_sha256=release.specification_sha256(spec),
         )
     ctx.say(f"Specifications approved by QA (signed): {', '.join(sorted({lot.product for lot in lots}))}")
 
@@ -343,7 +348,14 @@ def _decide(ctx: DemoContext, lot: Any) -> tuple[str, str]:
             over if "over-passage" in str(refused) else str(refused).removeprefix("cannot release: ")
         )
         ctx.say(f"Release of {lot.number} refused: {refused}")
-    release.sign_lot(quinn, f"demo: {why}", lot.number, "rejected", DEMO_PASSWORD)
+    release.sign_lot(
+        quinn,
+        f"demo: {why}",
+        lot.number,
+        "rejected",
+        DEMO_PASSWORD,
+        expected_sha256=release.qc_record_sha256(lot),
+    )
     return "rejected", why
 
 

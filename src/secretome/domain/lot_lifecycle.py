@@ -39,6 +39,8 @@ class LotEvent(StrEnum):
     REJECT = "reject"
     QUARANTINE = "quarantine"
     RESUME = "resume disposition"
+    RESTORE_RELEASE = "restore release"
+    REOPEN = "reopen"
 
 
 class Guard(StrEnum):
@@ -50,6 +52,9 @@ class Guard(StrEnum):
     REVIEWER_NOT_ANALYST = "the reviewer is not an analyst of the lot"
     APPROVER_INDEPENDENT = "the QA approver is neither an analyst nor the reviewer"
     PASSAGE_COMPLIANT = "cells within the passage limit, or an approved deviation"
+    NOT_SUSPENDED = "the lot was not released before its quarantine"
+    RELEASE_SUSPENDED = "the lot was released before its quarantine and its release signature holds"
+    REOPENING_APPROVED = "a QA-approved deviation reopens the record"
 
 
 #: The state table: (from state, event) -> (to state, guards). Nothing else is allowed.
@@ -84,11 +89,21 @@ TRANSITIONS: Mapping[tuple[LotState, LotEvent], tuple[LotState, tuple[Guard, ...
     (LotState.QC_REVIEW, LotEvent.QUARANTINE): (LotState.QUARANTINED, ()),
     (LotState.QA_DISPOSITION, LotEvent.QUARANTINE): (LotState.QUARANTINED, ()),
     (LotState.RELEASED, LotEvent.QUARANTINE): (LotState.QUARANTINED, ()),
-    (LotState.QUARANTINED, LotEvent.RESUME): (LotState.QA_DISPOSITION, ()),
+    (LotState.QUARANTINED, LotEvent.RESUME): (LotState.QA_DISPOSITION, (Guard.NOT_SUSPENDED,)),
+    # Quarantine of a released lot suspends its release; lifting it restores the same, unchanged release.
+    (LotState.QUARANTINED, LotEvent.RESTORE_RELEASE): (LotState.RELEASED, (Guard.RELEASE_SUSPENDED,)),
+    # After disposition the record is locked; only a QA-approved deviation reopens it (signatures voided).
+    (LotState.RELEASED, LotEvent.REOPEN): (LotState.QC_TESTING, (Guard.REOPENING_APPROVED,)),
+    (LotState.REJECTED, LotEvent.REOPEN): (LotState.QC_TESTING, (Guard.REOPENING_APPROVED,)),
+    (LotState.QUARANTINED, LotEvent.REOPEN): (LotState.QC_TESTING, (Guard.REOPENING_APPROVED,)),
 }
 
-#: States a lot never leaves by a normal step (a released lot can still be quarantined on a complaint).
+#: States a lot never leaves by a normal step (a released lot can still be quarantined on a complaint; a
+#: rejected one leaves only when a QA-approved deviation reopens its record).
 TERMINAL_STATES = frozenset({LotState.REJECTED})
+
+#: The states of a disposition: the lot's record is locked once it reaches one of them.
+DISPOSITION_STATES = frozenset({LotState.RELEASED, LotState.REJECTED})
 
 #: States in which results may be added to the lot.
 RESULT_ENTRY_STATES = frozenset({LotState.IN_PRODUCTION, LotState.QC_TESTING})
@@ -112,6 +127,10 @@ class LotFacts:
         The lot was made from cells beyond the passage limit of its recipe.
     approved_deviation
         A QA-approved deviation covers that over-passage.
+    release_suspended
+        The lot carries a release signature that still holds (it was released, then quarantined).
+    reopening_deviation
+        A QA-approved deviation of the lot, not used before, reopens its record.
     """
 
     verdicts: Mapping[str, Verdict] = field(default_factory=dict)
@@ -120,6 +139,8 @@ class LotFacts:
     reviewer: str | None = None
     over_passage: bool = False
     approved_deviation: bool = False
+    release_suspended: bool = False
+    reopening_deviation: bool = False
 
 
 @dataclass(frozen=True)
@@ -170,6 +191,21 @@ def _check(guard: Guard, facts: LotFacts, actor: str) -> str | None:
     if guard is Guard.PASSAGE_COMPLIANT:
         if facts.over_passage and not facts.approved_deviation:
             return "the lot was made from over-passage cells and no approved deviation covers it"
+        return None
+    if guard is Guard.NOT_SUSPENDED:
+        if facts.release_suspended:
+            return (
+                "the lot was released before its quarantine: restore the release, "
+                "or reopen the record under a QA-approved deviation"
+            )
+        return None
+    if guard is Guard.RELEASE_SUSPENDED:
+        if not facts.release_suspended:
+            return "the lot carries no release signature that still holds: resume disposition instead"
+        return None
+    if guard is Guard.REOPENING_APPROVED:
+        if not facts.reopening_deviation:
+            return "no QA-approved deviation of this lot reopens its record"
         return None
     raise AssertionError(guard)  # pragma: no cover - the enum is exhaustive
 

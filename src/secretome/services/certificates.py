@@ -367,6 +367,8 @@ def verify_certificate(pdf: bytes) -> dict[str, Any]:
         return {
             "genuine": False,
             "current": False,
+            "suspended": False,
+            "standing": "not genuine",
             "certificate": claimed,
             "lot": None,
             "pdf_sha256": pdf_sha256,
@@ -379,35 +381,62 @@ def verify_certificate(pdf: bytes) -> dict[str, Any]:
     elif sha256_hex(embedded) != certificate.content_sha256 or embedded != certificate.content_json:
         genuine = False
         reasons.append("the embedded certificate.json differs from the one issued")
-    current = genuine
+    standing = certificate_standing(certificate)
+    reasons.extend(standing["reasons"])
+    return {
+        "genuine": genuine,
+        "current": genuine and standing["current"],
+        "suspended": standing["suspended"],
+        "standing": standing["standing"] if genuine else "not genuine",
+        "certificate": certificate.number,
+        "lot": certificate.lot.number,
+        "issued_at": certificate.issued_at,
+        "pdf_sha256": pdf_sha256,
+        "reasons": reasons,
+    }
+
+
+def certificate_standing(certificate: Certificate) -> dict[str, Any]:
+    """Does an issued certificate still hold? ``standing`` is ``current``, ``suspended`` (the lot is
+    quarantined after release: its release signature stands but is suspended) or ``not current``; the
+    reasons say why in the lab's words."""
+    reasons: list[str] = []
+    current = True
     lot = certificate.lot
     if hasattr(certificate, "superseded_by"):
         current = False
         reasons.append(f"superseded by {certificate.superseded_by.number}")
     state = state_of(lot)
-    if state is not LotState.RELEASED:
+    status = lot_status(lot)
+    suspended = state is LotState.QUARANTINED and any(
+        s["meaning"] == "released" and s["state"] == "suspended" for s in status["signatures"]
+    )
+    if suspended:
+        current = False
+        reasons.append(
+            f"suspended: lot {lot.number} is quarantined; its release is suspended until QA restores the "
+            "release or reopens the record"
+        )
+    elif state is not LotState.RELEASED:
         current = False
         reasons.append(f"lot {lot.number} is now {state.value}")
-    status = lot_status(lot)
     if status["record_version"] != certificate.record_version:
         current = False
         reasons.append(f"the lot's QC record is now version {status['record_version']}")
-    elif genuine and json.loads(certificate.content_json)["record_sha256"] != status["record_sha256"]:
+    elif json.loads(certificate.content_json)["record_sha256"] != status["record_sha256"]:
         current = False
         reasons.append("the lot's QC record changed after the certificate was issued")
     broken = [s for s in status["signatures"] if s["state"] == "broken"]
     if broken:
         current = False
         reasons.append("a signature on the lot no longer matches its record")
-    return {
-        "genuine": genuine,
-        "current": current,
-        "certificate": certificate.number,
-        "lot": lot.number,
-        "issued_at": certificate.issued_at,
-        "pdf_sha256": pdf_sha256,
-        "reasons": reasons,
-    }
+    if current:
+        standing = "current"
+    elif suspended and len(reasons) == 1:
+        standing = "suspended"
+    else:
+        standing = "not current"
+    return {"current": current, "suspended": suspended, "standing": standing, "reasons": reasons}
 
 
 def certificate_dict(certificate: Certificate) -> dict[str, Any]:
@@ -438,6 +467,7 @@ __all__ = [
     "certificate_content",
     "certificate_dict",
     "certificate_pdf",
+    "certificate_standing",
     "issue_certificate",
     "latest_certificate",
     "plots_of",

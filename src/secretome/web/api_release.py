@@ -64,7 +64,13 @@ class SignIn(Schema):
     meaning: str = Field(..., min_length=1, max_length=64)
     reason: str = REASON
     password: str = Field(..., max_length=1024)
-    expected_sha256: str | None = Field(None, pattern=SHA256)
+    #: The QC record SHA-256 the signer reviewed (``record_sha256`` of the lot status); required.
+    expected_sha256: str = Field(..., pattern=SHA256)
+
+
+class ReopenIn(Schema):
+    deviation: str = Field(..., min_length=1, max_length=40)
+    reason: str = REASON
 
 
 class ReasonIn(Schema):
@@ -125,6 +131,19 @@ def sign(request: HttpRequest, number: str, payload: SignIn) -> Any:
                 expected_sha256=payload.expected_sha256,
                 request=request,
             ).value
+        }
+    )
+
+
+@router.post(
+    "/lots/{number}/reopen",
+    response={200: dict[str, Any], **ERRORS},
+    summary="Reopen a disposed lot's record under a QA-approved deviation (voids its signatures)",
+)
+def reopen(request: HttpRequest, number: str, payload: ReopenIn) -> Any:
+    return _answer(
+        lambda: {
+            "state": release.reopen_lot(signed_in(request), payload.reason, number, payload.deviation).value
         }
     )
 

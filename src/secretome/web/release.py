@@ -101,6 +101,11 @@ class StepForm(forms.Form):
     reason = forms.CharField(max_length=500)
 
 
+class ReopenForm(forms.Form):
+    deviation = forms.CharField(max_length=20)
+    reason = forms.CharField(max_length=500)
+
+
 class CloseInvestigationForm(forms.Form):
     number = forms.CharField(max_length=20)
     outcome = forms.CharField(max_length=20)
@@ -199,7 +204,7 @@ def spec_approve(request: HttpRequest, product: str, version: int) -> HttpRespon
             product,
             version,
             request.POST.get("password", ""),
-            expected_sha256=request.POST.get("record_sha256") or None,
+            expected_sha256=request.POST.get("record_sha256", ""),
             request=request,
         )
         messages.success(request, f"{product} v{version} approved and signed")
@@ -242,8 +247,11 @@ def lot_qc(request: HttpRequest, number: str) -> HttpResponse:
             "can_investigate": bool(held & {Role.REVIEWER, Role.QA}),
             "certificates": [certificates.certificate_dict(c) for c in issued],
             "steps": [
-                s["event"] for s in status["next_steps"] if s["event"] not in ("review", "release", "reject")
+                s["event"]
+                for s in status["next_steps"]
+                if s["event"] not in ("review", "release", "reject", "reopen")
             ],
+            "can_reopen": Role.QA in held and any(s["event"] == "reopen" for s in status["next_steps"]),
         },
     )
 
@@ -315,6 +323,26 @@ def lot_sign(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_POST
+@role_required(Role.QA)
+def lot_reopen(request: HttpRequest, number: str) -> HttpResponse:
+    """Reopen a disposed lot's record under a QA-approved deviation; its signatures are voided."""
+    form = ReopenForm(request.POST)
+    if not form.is_valid():
+        _refused(request, form)
+        return _qc_url(number)
+    data = form.cleaned_data
+    try:
+        state = release.reopen_lot(signed_in(request), data["reason"], number, data["deviation"])
+        messages.success(
+            request,
+            f"record reopened under {data['deviation']}; signatures voided; the lot is now {state.value}",
+        )
+    except ServiceError as exc:
+        _refused(request, None, exc)
+    return _qc_url(number)
+
+
+@require_POST
 @role_required(Role.REVIEWER, Role.QA)
 def lot_close_investigation(request: HttpRequest, number: str) -> HttpResponse:
     form = CloseInvestigationForm(request.POST)
@@ -344,20 +372,34 @@ def lot_close_investigation(request: HttpRequest, number: str) -> HttpResponse:
 def certificate_page(request: HttpRequest, number: str) -> HttpResponse:
     """The latest issued certificate as a web page, from the same template as the PDF (or a preview)."""
     lot = _lot_or_404(number)
+    standing: dict[str, Any] | None = None
     try:
         issued = certificates.latest_certificate(lot.number)
         import json
 
         content = json.loads(issued.content_json)
+        standing = certificates.certificate_standing(issued)
     except NotFound:
         try:
             content = certificates.preview_content(lot.number, signed_in(request))
         except ServiceError as exc:
             raise Http404(str(exc)) from None
+    # An issued certificate shows what it said when issued, stamped with what holds now: a quarantined
+    # lot's certificate is SUSPENDED, one overtaken by a change NOT CURRENT, never RELEASED.
+    stamp = content["state"]
+    if standing is not None and standing["standing"] != "current":
+        stamp = standing["standing"]
     return render(
         request,
         "secretome/release/certificate.html",
-        {"coa": content, "plots": certificates.plots_of(lot), "for_pdf": False, "lot": lot.number},
+        {
+            "coa": content,
+            "plots": certificates.plots_of(lot),
+            "for_pdf": False,
+            "lot": lot.number,
+            "stamp": stamp,
+            "standing": standing,
+        },
     )
 
 

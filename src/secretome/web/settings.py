@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "secretome.db.quality",
     "secretome.db.analyses",
     "secretome.db.trending",
+    "secretome.db.recordlock",
     "secretome.web",
 ]
 

@@ -55,6 +55,7 @@ urlpatterns = [
     path("release/lots/<str:number>/result/", release.lot_result, name="release_lot_result"),
     path("release/lots/<str:number>/step/", release.lot_step, name="release_lot_step"),
     path("release/lots/<str:number>/sign/", release.lot_sign, name="release_lot_sign"),
+    path("release/lots/<str:number>/reopen/", release.lot_reopen, name="release_lot_reopen"),
     path(
         "release/lots/<str:number>/investigation/",
         release.lot_close_investigation,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from secretome.services.genealogy._common import (
     bank_by_code,
+    deviation_by_number,
     donor_by_din,
     lot_by_number,
     passage_by_id,
@@ -81,6 +82,7 @@ __all__ = [
     "create_recipe",
     "decide_deviation",
     "determine_eligibility",
+    "deviation_by_number",
     "deviation_dict",
     "deviations",
     "discard_vial",

@@ -21,6 +21,7 @@ from secretome.domain.din import parse_din
 from secretome.domain.roles import Role
 from secretome.services.audit import SYSTEM_ACTOR
 from secretome.services.errors import NotFound, ServiceError
+from secretome.services.record_lock import refuse_future
 from secretome.services.users import Actor, get_user, require_role
 
 #: Roles that record culture work (the lab); QA may record too.
@@ -52,10 +53,16 @@ def operator_for(actor: User, operator: str | None) -> User:
 
 
 def utc(name: str, value: dt.datetime) -> dt.datetime:
-    """Refuse naive times: Secretome stores UTC."""
+    """Refuse naive times (Secretome stores UTC) and times after now: a record says what has happened."""
     if value.tzinfo is None:
         raise ServiceError(f"{name}: give a time zone (UTC), e.g. 2026-03-01T09:00Z")
+    refuse_future(name, value)
     return value.astimezone(dt.UTC)
+
+
+def past_date(name: str, value: dt.date | None) -> None:
+    """Refuse a date after today (UTC)."""
+    refuse_future(name, value)
 
 
 def positive(name: str, value: float | None) -> float:

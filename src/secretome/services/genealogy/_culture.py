@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -31,6 +32,7 @@ from secretome.services.genealogy._common import (
     maybe_positive,
     operator_for,
     passage_by_id,
+    past_date,
     positive,
     recipe_by_code,
     require_lab,
@@ -40,6 +42,7 @@ from secretome.services.genealogy._common import (
 )
 from secretome.services.genealogy._donors import refuse_ineligible
 from secretome.services.genealogy._recipes import senescence_rules
+from secretome.services.record_lock import flag_late_entry, refuse_if_passage_locked
 from secretome.services.users import Actor
 
 PASSAGE_FIELDS = [
@@ -150,6 +153,14 @@ def record_passage(
         passage.source_vial = source_vial
         passage.save(update_fields=["source_vial"])
     record_event(actor, "create", "passage", passage.pk, reason, None, passage_dict(passage))
+    flag_late_entry(
+        user,
+        record_type="passage",
+        record_id=passage.pk,
+        action="seed passage",
+        field="seeded_at",
+        occurred_at=seeded_at,
+    )
     if cells_harvested is not None or harvested_at is not None:
         _harvest(actor, reason, passage, cells_harvested, viability_percent, harvested_at)
     return passage
@@ -181,6 +192,7 @@ def _harvest(
     viability_percent: float | None,
     harvested_at: dt.datetime | None,
 ) -> Passage:
+    refuse_if_passage_locked(passage, "record harvest")
     if passage.harvested_at is not None:
         raise ServiceError(f"passage #{passage.pk} already has its harvest recorded")
     if harvested_at is None:
@@ -196,6 +208,15 @@ def _harvest(
     passage.harvested_at = harvested_at
     passage.save(update_fields=["cells_harvested", "viability_percent", "harvested_at"])
     record_event(actor, "harvest", "passage", passage.pk, reason, before, passage_dict(passage))
+    if isinstance(actor, User):
+        flag_late_entry(
+            actor,
+            record_type="passage",
+            record_id=passage.pk,
+            action="record harvest",
+            field="harvested_at",
+            occurred_at=harvested_at,
+        )
     return passage
 
 
@@ -392,6 +413,8 @@ def record_senescence(
     require_lab(actor)
     user = acting_user_record(actor)
     passage = passage_by_id(passage_id)
+    refuse_if_passage_locked(passage, "record senescence")
+    past_date("observed_on", observed_on)
     if morphology and morphology not in Morphology.values:
         raise ServiceError(f"morphology: {morphology!r} is not one of {', '.join(Morphology.values)}")
     if sa_beta_gal_percent is not None and cells_counted is not None and cells_counted < 200:
@@ -422,6 +445,14 @@ def record_senescence(
         reason,
         None if previous is None else snapshot(previous, fields),
         {"passage": passage.pk, **snapshot(observation, fields)},
+    )
+    flag_late_entry(
+        user,
+        record_type="senescence_observation",
+        record_id=observation.pk,
+        action="record senescence",
+        field="observed_on",
+        occurred_at=observed_on,
     )
     return observation
 
@@ -471,6 +502,7 @@ def bank_cells(
     if kind not in BankKind.values:
         raise ServiceError(f"kind: {kind!r} is not one of {', '.join(BankKind.values)}")
     passage = passage_by_id(passage_id)
+    refuse_if_passage_locked(passage, "bank cells")
     refuse_ineligible(passage.donor, "banking")
     if passage.cells_harvested is None or passage.harvested_at is None:
         raise GuardFailed(f"passage #{passage.pk} has no harvest recorded; bank harvested cells")

@@ -24,6 +24,7 @@ from secretome.services.genealogy._common import (
     acting_user_record,
     donor_by_din,
     iso,
+    past_date,
     require_lab,
     require_qa,
     snapshot,
@@ -80,6 +81,8 @@ def register_donor(
     require_lab(actor)
     user = acting_user_record(actor)
     source = parse_tissue_source(tissue_source)
+    past_date("collected_on", collected_on)
+    past_date("consent_date", consent_date)
     if din is None:
         if not facility:
             raise ServiceError("din: give the DIN, or the facility code to generate one")
@@ -129,6 +132,7 @@ def record_screening(
         raise ServiceError(f"outcome: {outcome!r} is not one of {', '.join(ScreeningOutcome.values)}")
     if not method.strip():
         raise ServiceError("method: name the assay (e.g. CMIA, NAT)")
+    past_date("tested_on", tested_on)
     previous = None
     if supersedes is not None:
         previous = DonorScreening.objects.filter(pk=supersedes, donor=donor, marker=marker).first()

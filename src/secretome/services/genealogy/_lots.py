@@ -64,6 +64,12 @@ from secretome.services.genealogy._recipes import (
     recipe_dict,
     senescence_rules,
 )
+from secretome.services.record_lock import (
+    flag_late_entry,
+    late_entries_of,
+    lock_lot_row,
+    refuse_if_locked,
+)
 from secretome.services.users import Actor
 
 RUN_FIELDS = [
@@ -228,6 +234,14 @@ def start_conditioning_run(
     after = run_dict(run)
     after["passage_verdict"] = verdict.to_dict()
     record_event(actor, "create", "conditioning_run", run.pk, reason, None, after)
+    flag_late_entry(
+        user,
+        record_type="conditioning_run",
+        record_id=run.pk,
+        action="start conditioning",
+        field="started_at",
+        occurred_at=started_at,
+    )
     if covering is not None:
         before = deviation_dict(covering)
         covering.conditioning_run = run
@@ -306,6 +320,15 @@ def record_lot(
     after = snapshot(lot, LOT_FIELDS)
     after.update(conditioning_run=run.pk, din=donor.din)
     record_event(actor, "create", "lot", lot.number, reason, None, after)
+    flag_late_entry(
+        user,
+        record_type="lot",
+        record_id=lot.number,
+        action="record lot",
+        field="collected_at",
+        occurred_at=collected_at,
+        lot=lot,
+    )
     return lot
 
 
@@ -331,6 +354,7 @@ def add_processing_step(
     require_lab(actor)
     user = acting_user_record(actor)
     record = lot_by_number(lot)
+    refuse_if_locked(lock_lot_row(record.number), "add processing step")
     if kind not in StepKind.values:
         raise ServiceError(f"kind: {kind!r} is not one of {', '.join(StepKind.values)}")
     performed_at = utc("performed_at", performed_at)
@@ -370,6 +394,15 @@ def add_processing_step(
         reason,
         None,
         snapshot(step, STEP_FIELDS),
+    )
+    flag_late_entry(
+        user,
+        record_type="processing_step",
+        record_id=f"{record.number}/{step.sequence}",
+        action="add processing step",
+        field="performed_at",
+        occurred_at=performed_at,
+        lot=record,
     )
     return step
 
@@ -437,11 +470,14 @@ def trace(lot: Lot | str) -> dict[str, Any]:
     report = senescence_of(chain, curve)
     passages = []
     vials = []
+    late_passages = {int(k): v for k, v in late_entries_of("passage", [p.pk for p in chain]).items()}
     for passage, derived in zip(chain, curve.passages, strict=True):
         values = passage_dict(passage)
         values.update(derived.to_dict())
         values["senescence_flags"] = [f.to_dict() for f in report.flags_for(passage.number)]
         values["banks"] = [b.code for b in passage.banks.order_by("code")]
+        if passage.pk in late_passages:
+            values["late_entry"] = late_passages[passage.pk]
         passages.append(values)
         if passage.source_vial is not None:
             vial = passage.source_vial
@@ -461,6 +497,11 @@ def trace(lot: Lot | str) -> dict[str, Any]:
         passage_id__in=passage_ids
     )
     steps = [snapshot(s, STEP_FIELDS) for s in record.processing_steps.order_by("sequence")]
+    late_steps = late_entries_of("processing_step", [f"{record.number}/{s['sequence']}" for s in steps])
+    for step in steps:
+        flag = late_steps.get(f"{record.number}/{step['sequence']}")
+        if flag is not None:
+            step["late_entry"] = flag
     lot_values = snapshot(record, LOT_FIELDS)
     lot_values["created_by"] = username(record.created_by)
     run_values = run_dict(run)

@@ -23,6 +23,7 @@ from secretome.services.errors import Forbidden, ServiceError
 from secretome.services.genealogy._common import (
     acting_user_record,
     deviation_by_number,
+    lot_by_number,
     passage_by_id,
     percent,
     positive,
@@ -269,9 +270,19 @@ def _next_deviation_number() -> str:
 
 @transaction.atomic
 def raise_deviation(
-    actor: Actor, reason: str, *, kind: str, description: str, passage_id: int | None = None
+    actor: Actor,
+    reason: str,
+    *,
+    kind: str,
+    description: str,
+    passage_id: int | None = None,
+    lot: str | None = None,
 ) -> Deviation:
-    """Record a departure from policy or recipe. An over-passage deviation names the passage it covers."""
+    """Record a departure from policy or recipe. An over-passage deviation names the passage it covers.
+
+    ``lot`` raises the deviation on a lot (its conditioning run): once QA approves it, such a deviation can
+    reopen the record of the lot after disposition (``secretome lot reopen``).
+    """
     require_lab(actor)
     user = acting_user_record(actor)
     if kind not in DeviationKind.values:
@@ -281,7 +292,16 @@ def raise_deviation(
     passage = passage_by_id(passage_id) if passage_id is not None else None
     if kind == DeviationKind.OVER_PASSAGE and passage is None:
         raise ServiceError("passage: an over-passage deviation names the passage whose cells it covers")
-    return create_deviation(actor, reason, user=user, kind=kind, description=description, passage=passage)
+    run = None
+    if lot is not None:
+        if kind == DeviationKind.OVER_PASSAGE:
+            raise ServiceError(
+                "lot: an over-passage deviation covers a passage; it is linked to a run at its start"
+            )
+        run = lot_by_number(lot).conditioning_run
+    return create_deviation(
+        actor, reason, user=user, kind=kind, description=description, passage=passage, run=run
+    )
 
 
 def create_deviation(

@@ -46,10 +46,19 @@ from secretome.domain.signature import Meaning, record_sha256
 from secretome.domain.specification import Evaluation, Reading, Verdict, evaluate, parse_reading
 from secretome.services.audit import record_event, require_reason
 from secretome.services.errors import Forbidden, GuardFailed, NotFound, ServiceError
-from secretome.services.genealogy import passage_compliance
+from secretome.services.genealogy import deviation_by_number, passage_compliance
+from secretome.services.record_lock import (
+    disposition_signature,
+    guard_result_entry,
+    is_locked,
+    late_entries_of_lot,
+    lock_lot_row,
+    refuse_if_locked,
+)
 from secretome.services.release.signing import (
     create_signature,
     reauthenticate,
+    require_expected_sha256,
     signature_dict,
     signature_state,
     signatures_on,
@@ -70,6 +79,8 @@ EVENT_ROLES: dict[LotEvent, tuple[Role, ...]] = {
     LotEvent.REJECT: (Role.QA,),
     LotEvent.QUARANTINE: (Role.QA,),
     LotEvent.RESUME: (Role.QA,),
+    LotEvent.RESTORE_RELEASE: (Role.QA,),
+    LotEvent.REOPEN: (Role.QA,),
 }
 
 #: Who enters results: analysts, and reviewers who run a test themselves (they then cannot review the lot).
@@ -202,7 +213,14 @@ def lot_facts(lot: Lot) -> LotFacts:
         reviewer=review,
         over_passage=passage.over_passage,
         approved_deviation=passage.approved_deviation,
+        release_suspended=_release_suspended(lot),
     )
+
+
+def _release_suspended(lot: Lot) -> bool:
+    """Does a release signature still stand on the lot (released, then quarantined)?"""
+    signature = disposition_signature(lot)
+    return signature is not None and signature.meaning == Meaning.RELEASED.value
 
 
 def signatures_on_query(condition: Q) -> str | None:
@@ -245,7 +263,13 @@ def qc_record(lot: Lot) -> dict[str, Any]:
             for i in Investigation.objects.filter(lot=lot).order_by("number")
         ],
         "passage": passage_facts(lot).to_dict(),
+        # Only when there are any, so that records without late entries keep the hashes they were signed at.
+        **({"late_entries": late} if (late := _late_entries_in_record(lot)) else {}),
     }
+
+
+def _late_entries_in_record(lot: Lot) -> list[dict[str, Any]]:
+    return [{k: v for k, v in flag.items() if k != "description"} for flag in late_entries_of_lot(lot)]
 
 
 def qc_record_sha256(lot: Lot) -> str:
@@ -273,6 +297,9 @@ def lot_status(lot: Lot) -> dict[str, Any]:
         "product": lot.product,
         "tissue_source": lot.tissue_source,
         "state": state.value,
+        "locked": is_locked(lot),
+        "reopenings": reopenings_of(lot),
+        "late_entries": late_entries_of_lot(lot),
         "record_version": version,
         "record_sha256": record_sha256(RECORD_TYPE, lot.number, version, content),
         "specification": None if disposition is None else record_id(disposition.specification),
@@ -296,9 +323,32 @@ def lot_signatures(
     """
     version = record_version(lot) if version is None else version
     content = qc_record(lot) if content is None else content
+    quarantined = state_of(lot) is LotState.QUARANTINED
+    rows = []
+    for signature in signatures_on(RECORD_TYPE, lot.number):
+        state = signature_state(signature, version, content)
+        # Quarantine suspends a release: the signature is not voided (lifting the quarantine restores it)
+        # but it does not stand as valid while the lot is held.
+        if quarantined and state == "valid" and signature.meaning == Meaning.RELEASED.value:
+            state = "suspended"
+        rows.append(signature_dict(signature, state))
+    return rows
+
+
+def reopenings_of(lot: Lot) -> list[dict[str, Any]]:
+    """Every reopening of the lot's record under a deviation, oldest first."""
+    from secretome.db.recordlock.models import LotReopening
+
     return [
-        signature_dict(s, signature_state(s, version, content))
-        for s in signatures_on(RECORD_TYPE, lot.number)
+        {
+            "deviation": r.deviation.number,
+            "from_state": r.from_state,
+            "from_record_version": r.from_record_version,
+            "to_record_version": r.to_record_version,
+            "reopened_at": r.reopened_at,
+            "reopened_by": r.reopened_by.get_username(),
+        }
+        for r in LotReopening.objects.filter(lot=lot).select_related("deviation", "reopened_by")
     ]
 
 
@@ -345,6 +395,7 @@ def start_testing(
     """Put a lot into QC testing against its product's approved specification (or a named version)."""
     require_role(actor, *EVENT_ROLES[LotEvent.START_TESTING])
     require_reason(reason)
+    lock_lot_row(get_lot(lot_number).number)
     lot = get_lot(lot_number)
     if disposition_of(lot) is not None:
         raise GuardFailed(f"lot {lot_number} is already {state_of(lot).value}")
@@ -437,6 +488,7 @@ def add_result(
     """
     require_role(actor, *RESULT_ROLES)
     require_reason(reason)
+    guard_result_entry(actor, lot_number, attribute_code, tested_at, reason)
     lot = get_lot(lot_number)
     if disposition_of(lot) is None:
         start_testing(actor, "first result entered", lot_number)
@@ -596,6 +648,7 @@ def _close_investigation(
     actor: User, reason: str, number: str, outcome: InvestigationOutcome, conclusion: str
 ) -> Investigation:
     investigation = get_investigation(number)
+    refuse_if_locked(lock_lot_row(investigation.lot.number), f"close investigation {number}")
     if investigation.status != InvestigationStatus.OPEN:
         raise GuardFailed(f"investigation {number} is already closed")
     if investigation.result.analyst_id == actor.pk:
@@ -666,11 +719,16 @@ def transition(actor: User, reason: str, lot_number: str, event: LotEvent | str)
     parsed = LotEvent(event)
     if parsed in SIGNED_EVENTS.values():
         raise ServiceError(f"{parsed.value}: this step is an electronic signature (secretome lot sign)")
+    if parsed is LotEvent.REOPEN:
+        raise ServiceError(
+            "reopen: name the QA-approved deviation that reopens the record (secretome lot reopen)"
+        )
     if parsed is LotEvent.START_TESTING:
         start_testing(actor, reason, lot_number)
         return LotState.QC_TESTING
     _authorise(actor, parsed)
     require_reason(reason)
+    lock_lot_row(get_lot(lot_number).number)
     lot = get_lot(lot_number)
     disposition = _disposition(lot)
     try:
@@ -693,10 +751,15 @@ def sign_lot(
     meaning: Meaning | str,
     password: str,
     *,
-    expected_sha256: str | None = None,
+    expected_sha256: str,
     request: HttpRequest | None = None,
 ) -> LotState:
-    """Review, release or reject a lot with an electronic signature (password asked again)."""
+    """Review, release or reject a lot with an electronic signature (password asked again).
+
+    ``expected_sha256`` is the QC record hash the signer was shown (``lot status``); it is required, and the
+    signature is refused when the record no longer has it, so a signature cannot be replayed onto another
+    record or a changed one.
+    """
     try:
         parsed = Meaning(meaning)
     except ValueError:
@@ -706,14 +769,16 @@ def sign_lot(
     event = SIGNED_EVENTS[parsed]
     _authorise(actor, event)
     require_reason(reason)
+    require_expected_sha256(expected_sha256, "lot status")
     reauthenticate(actor, password, request)
     return _sign_lot(actor, reason, lot_number, parsed, event, expected_sha256)
 
 
 @transaction.atomic
 def _sign_lot(
-    actor: User, reason: str, lot_number: str, meaning: Meaning, event: LotEvent, expected_sha256: str | None
+    actor: User, reason: str, lot_number: str, meaning: Meaning, event: LotEvent, expected_sha256: str
 ) -> LotState:
+    lock_lot_row(get_lot(lot_number).number)
     lot = get_lot(lot_number)
     disposition = _disposition(lot)
     try:
@@ -731,6 +796,78 @@ def _sign_lot(
         expected_sha256=expected_sha256,
     )
     _set_state(actor, reason, disposition, event, target)
+    return target
+
+
+def reopen_lot(actor: User, reason: str, lot_number: str, deviation: str) -> LotState:
+    """Reopen the record of a disposed lot under a QA-approved deviation of that lot.
+
+    Every signature on the lot's QC record is voided (each stays listed, voided with the reason), the record
+    starts a new version, and the lot goes back to QC testing; its certificates are no longer current. The
+    deviation must be approved by QA, raised on this lot (its conditioning run), and not have reopened a
+    record before.
+    """
+    _authorise(actor, LotEvent.REOPEN)
+    require_reason(reason)
+    return _reopen(actor, reason, lot_number, deviation)
+
+
+@transaction.atomic
+def _reopen(actor: User, reason: str, lot_number: str, deviation_number: str) -> LotState:
+    from secretome.db.recordlock.models import LotReopening
+
+    lock_lot_row(get_lot(lot_number).number)
+    lot = get_lot(lot_number)
+    disposition = _disposition(lot)
+    deviation = deviation_by_number(deviation_number)
+    if deviation.conditioning_run_id != lot.conditioning_run_id:
+        raise ServiceError(
+            f"deviation: {deviation.number} is not a deviation of lot {lot.number} "
+            f"(raise it with --lot {lot.number})"
+        )
+    if LotReopening.objects.filter(deviation=deviation).exists():
+        raise GuardFailed(f"deviation {deviation.number} has already reopened the record once")
+    facts = LotFacts(
+        release_suspended=_release_suspended(lot),
+        reopening_deviation=deviation.approved,
+    )
+    before = LotState(disposition.state)
+    try:
+        target = next_state(before, LotEvent.REOPEN, facts, actor.get_username())
+    except TransitionRefused as exc:
+        detail = (
+            "" if deviation.approved else f" ({deviation.number} is {deviation.decision or 'awaiting QA'})"
+        )
+        raise GuardFailed(f"{exc}{detail}") from None
+    why = f"record reopened under deviation {deviation.number}: {reason}"
+    void_signatures(actor, why, RECORD_TYPE, lot.number)
+    old_version = disposition.record_version
+    disposition.record_version += 1
+    disposition.state = target.value
+    disposition.updated_at = timezone.now()
+    disposition.save(update_fields=["record_version", "state", "updated_at"])
+    LotReopening.objects.create(
+        lot=lot,
+        deviation=deviation,
+        from_state=before.value,
+        from_record_version=old_version,
+        to_record_version=disposition.record_version,
+        reopened_at=timezone.now(),
+        reopened_by=actor,
+    )
+    record_event(
+        actor,
+        LotEvent.REOPEN.value,
+        RECORD_TYPE,
+        lot.number,
+        reason,
+        {"state": before.value, "record_version": old_version},
+        {
+            "state": target.value,
+            "record_version": disposition.record_version,
+            "deviation": deviation.number,
+        },
+    )
     return target
 
 

@@ -37,6 +37,20 @@ def reauthenticate(actor: User, password: str, request: HttpRequest | None = Non
     require_current_password(actor)
 
 
+def require_expected_sha256(expected_sha256: str | None, shown_by: str) -> None:
+    """Refuse a signature request that does not carry the hash of the record the signer reviewed.
+
+    Required on every surface (web dialog, ``--expect``, API): without it a captured signing request could
+    be replayed onto another record, or onto the same record after it changed.
+    """
+    text = (expected_sha256 or "").strip().lower()
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise ServiceError(
+            f"expected_sha256: give the SHA-256 of the record you reviewed (64 hex digits, from {shown_by}); "
+            "a signature without it could be replayed onto a changed record"
+        )
+
+
 def manifest_of(signature: Signature) -> SignatureManifest:
     return SignatureManifest(
         record_type=signature.record_type,

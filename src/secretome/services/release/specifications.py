@@ -20,6 +20,7 @@ from secretome.services.errors import NotFound, ServiceError
 from secretome.services.release.signing import (
     create_signature,
     reauthenticate,
+    require_expected_sha256,
     signature_dict,
     signature_state,
     signatures_on,
@@ -104,6 +105,7 @@ def specification_dict(spec: Specification) -> dict[str, Any]:
         "status": spec.status,
         "change_summary": spec.change_summary,
         "content_sha256": spec.content_sha256,
+        "record_sha256": specification_sha256(spec),
         "criteria": {a.code: a.criterion.describe(a.unit) for a in attributes_of(spec)},
         "signatures": signatures,
     }
@@ -206,19 +208,25 @@ def approve_specification(
     product_code: str,
     version: int,
     password: str,
-    expected_sha256: str | None = None,
+    *,
+    expected_sha256: str,
     request: HttpRequest | None = None,
 ) -> Specification:
-    """QA approves a draft with an electronic signature; the version it replaces is superseded."""
+    """QA approves a draft with an electronic signature; the version it replaces is superseded.
+
+    ``expected_sha256`` is the record hash the approver was shown (``record_sha256`` of the specification);
+    it is required and must still be the draft's hash.
+    """
     require_role(actor, Role.QA)
     require_reason(reason)
+    require_expected_sha256(expected_sha256, "spec show --version N")
     reauthenticate(actor, password, request)
     return _approve(actor, reason, product_code, version, expected_sha256)
 
 
 @transaction.atomic
 def _approve(
-    actor: User, reason: str, product_code: str, version: int, expected_sha256: str | None
+    actor: User, reason: str, product_code: str, version: int, expected_sha256: str
 ) -> Specification:
     spec = _draft(product_code, version)
     if not spec.attributes.exists():
