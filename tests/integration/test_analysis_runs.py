@@ -85,7 +85,7 @@ def test_a_plate_becomes_a_linked_result_that_recomputes(analyst: Any, lot: Any,
     [reportable] = json.loads(run.reportables_json)
     assert reportable["lot"] == lot.number
     assert 85 < reportable["value"] < 95
-    assert run.plots.count() == 2 and run.plots.first().svg.startswith("<?xml")
+    assert [p.svg[:5] for p in run.plots.all()] == ["<?xml", "<?xml"]
 
     [result] = analyses.accept_run(analyst, "accepted", run.number)
     assert result.analysis_run == run and result.instrument_import == record
@@ -137,7 +137,7 @@ def test_a_raw_file_altered_by_one_byte_fails_verification_naming_the_result(
     record = import_plate(analyst, {lot.number: 1.1})
     run = analyses.analyse(analyst, "potency", [record.pk], "IDO-RP")
     [result] = analyses.accept_run(analyst, "accepted", run.number)
-    content = bytearray(bytes(record.raw_file.content))
+    content = bytearray(bytes(record.raw_file.content or b""))
     content[200] = ord("9") if content[200] != ord("9") else ord("8")
     RawFile.objects.filter(pk=record.raw_file.pk).update(content=bytes(content))
 
