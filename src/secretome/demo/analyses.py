@@ -20,6 +20,7 @@ from secretome.demo.context import DEMO_PASSWORD, DemoContext
 #: Method codes of the demo.
 POTENCY_METHOD = "IDO-RP"
 EV_METHOD = "EV-NTA"
+QPCR_METHOD = "MSC-EXPRESSION"
 
 
 def files_directory(ctx: DemoContext) -> Path:
@@ -66,6 +67,21 @@ def approve_methods(ctx: DemoContext) -> None:
             normalisation="per_ml",
         ),
     ]
+    from secretome.demo.assay_files import demo_methods
+    from secretome.demo.expression_files import qpcr_method_settings
+
+    drafts += [method.draft_arguments() for method in demo_methods()]
+    drafts.append(
+        dict(
+            code=QPCR_METHOD,
+            title="Producer-cell gene expression (QuantStudio), Livak fold change vs MCB P2",
+            kind="qpcr",
+            settings=qpcr_method_settings(),
+            attributes=list(qpcr_method_settings()["attributes"]),
+            reporting_unit="fold",
+            normalisation="none",
+        )
+    )
     for draft in drafts:
         method = analyses.draft_method(ana, "demo: analysis method", **draft)  # type: ignore[arg-type]
         analyses.approve_method(
@@ -124,6 +140,79 @@ def analyse_ev(ctx: DemoContext, lots: Sequence[Any]) -> None:
         run = analyses.analyse(ana, "demo: EV particle analysis", [record.pk], EV_METHOD, lot.number)
         analyses.accept_run(ana, "demo: NTA analysis checked", run.number)
     ctx.say(f"NTA exports: {len(lots)} analysed for EV concentration and size (runs accepted)")
+
+
+def _import_and_accept(ctx: DemoContext, code: str, plate: Any, with_layout: bool, title: str) -> None:
+    from secretome.services import analyses, imports
+
+    ana = ctx.users["ana"]
+    path = _write(ctx, plate.filename, plate.content)
+    layout = None
+    if with_layout:
+        saved = imports.save_layout(ana, f"demo: {title} plate layout", plate.layout)
+        layout = f"{saved.name}@{saved.version}"
+    record = imports.import_file(ana, f"demo: {title}", path.name, plate.content, layout=layout)
+    run = analyses.analyse(ana, f"demo: {title}", [record.pk], code)
+    results = analyses.accept_run(ana, f"demo: {title} checked", run.number)
+    ctx.say(f"{title}: {path.name} -> import #{record.pk} -> run {run.number}, {len(results)} results")
+
+
+def analyse_secretome_and_assays(ctx: DemoContext, lots: Sequence[Any], potencies: dict[str, float]) -> None:
+    """The secretome (VEGF-A ELISA, a Luminex five-plex) and the functional potency assays (IDO activity,
+    T-cell suppression, tube formation, scratch closure), each file holding every lot, in the vendor's format."""
+    from secretome.demo import assay_files as files
+
+    rng = np.random.default_rng(20260307)
+    # The CM's activity scales its secreted factors and its functional readouts alike.
+    strength = {lot.number: potencies[lot.number] for lot in lots}
+    vegf = {n: float(rng.uniform(900, 2600)) * min(1.0, s + 0.3) for n, s in strength.items()}
+    panel = {
+        n: {a: typical * float(rng.uniform(0.7, 1.3)) * s for a, typical in files.PANEL_TYPICAL.items()}
+        for n, s in strength.items()
+    }
+    plates = {
+        "VEGF-ELISA": (files.gen5_vegf_elisa(vegf, rng), True, "VEGF-A ELISA"),
+        "SECRETOME-5PLEX": (files.xponent_panel(panel, rng), False, "secretome five-plex"),
+        "IDO-ACTIVITY": (
+            files.gen5_ido_kynurenine({n: 0.8 * s for n, s in strength.items()}, rng),
+            True,
+            "IDO activity",
+        ),
+        "TCELL-SUPPRESSION": (files.gen5_t_cell_suppression(strength, rng), True, "T-cell suppression"),
+        "ANGIOGENESIS": (
+            files.angiogenesis_table({n: 80.0 * s for n, s in strength.items()}, rng),
+            False,
+            "tube formation",
+        ),
+        "WOUND-HEALING": (
+            files.scratch_table({n: 100.0 + 30.0 * s for n, s in strength.items()}, rng),
+            False,
+            "scratch closure",
+        ),
+    }
+    for code, (plate, with_layout, title) in plates.items():
+        _import_and_accept(ctx, code, plate, with_layout, title)
+
+
+def analyse_expression(ctx: DemoContext, lots: Sequence[Any]) -> None:
+    """One QuantStudio plate with the producer cells of every lot against the master-bank calibrator."""
+    from secretome.demo.expression_files import demo_expression_files
+    from secretome.services import analyses, imports
+    from secretome.services.genealogy import trace
+
+    ana = ctx.users["ana"]
+    producers = []
+    for lot in lots:
+        passage = lot.conditioning_run.passage
+        cpd = trace(lot)["growth"]["cpd"] or 0.0
+        producers.append((lot.number, passage.number, float(cpd)))
+    made = demo_expression_files(np.random.default_rng(20260308), producers, dt.datetime(2026, 3, 9, 10, 0))
+    for name, content in made.qpcr.items():
+        path = _write(ctx, name, content)
+        record = imports.import_file(ana, "demo: producer-cell qPCR", path.name, content)
+        run = analyses.analyse(ana, "demo: gene expression of the producer cells", [record.pk], QPCR_METHOD)
+        results = analyses.accept_run(ana, "demo: qPCR analysis checked", run.number)
+        ctx.say(f"qPCR {path.name} -> import #{record.pk} -> run {run.number}, {len(results)} results")
 
 
 def verify_lots(ctx: DemoContext, lots: Sequence[Any]) -> None:

@@ -46,6 +46,32 @@ def _at_most(limit: str, decimals: int) -> Criterion:
     return Criterion(CriterionKind.AT_MOST, upper=D(limit), rule=ReportingRule(decimals=decimals))
 
 
+def secretome_and_assay_attributes() -> list[AttributeSpec]:
+    """Report-only attributes computed by the demo's analysis methods: the secretome (VEGF-A, the Luminex
+    panel), the functional potency assays and the producer cells' gene expression."""
+    from secretome.demo.assay_files import demo_attributes
+
+    fold = Criterion(CriterionKind.REPORT_ONLY, rule=ReportingRule(significant_digits=3))
+    expression = [
+        AttributeSpec(
+            code,
+            name,
+            "RT-qPCR, Livak 2^-ddCq vs MCB P2, GAPDH/ACTB/B2M",
+            "fold",
+            fold,
+            category="producer cells",
+            release_test=False,
+            analysis_kind="qpcr",
+        )
+        for code, name in [
+            ("cdkn2a-fold", "CDKN2A (p16) expression"),
+            ("cdkn1a-fold", "CDKN1A (p21) expression"),
+            ("pou5f1-fold", "POU5F1 (OCT4) expression"),
+        ]
+    ]
+    return [*demo_attributes(), *expression]
+
+
 def release_panel() -> list[AttributeSpec]:
     """The demo specification: ISCT identity, safety, quality, secretome, EVs, potency, culture history."""
     flow = "Flow cytometry, producer cells at conditioning (FMO-gated)"
@@ -125,15 +151,7 @@ def release_panel() -> list[AttributeSpec]:
             ),
             category="quality",
         ),
-        AttributeSpec(
-            "vegf",
-            "VEGF-A",
-            "Sandwich ELISA, 4PL standard curve",
-            "pg/mL",
-            Criterion(CriterionKind.REPORT_ONLY, rule=ReportingRule(significant_digits=3)),
-            category="secretome",
-            release_test=False,
-        ),
+        *secretome_and_assay_attributes(),
         AttributeSpec(
             "ev-concentration",
             "EV particle concentration",
@@ -384,6 +402,8 @@ def release_lots(ctx: DemoContext) -> None:
     analyses.approve_methods(ctx)
     analyses.analyse_potency(ctx, lots, potencies)
     analyses.analyse_ev(ctx, lots)
+    analyses.analyse_secretome_and_assays(ctx, lots, potencies)
+    analyses.analyse_expression(ctx, lots)
     analyses.verify_lots(ctx, lots)
     for lot in lots:
         shown = {"potency": _potency_shown(lot)}

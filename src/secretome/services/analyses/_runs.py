@@ -149,7 +149,12 @@ def _lots_named(inputs: Sequence[MethodInput], extra: Iterable[str]) -> list[Lot
         names.update(m.sample for m in item.reading.measurements if m.sample)
         if item.layout is not None:
             names.update(a.name for a in item.layout.wells.values() if a.name)
-    return list(Lot.objects.select_related("conditioning_run").filter(number__in=sorted(names)))
+    # Files often name a sample after its lot with a suffix ("CM-1 P5 CPD 12.1", "CM-1_03" for a video).
+    candidates = set(names)
+    for name in names:
+        candidates.add(name.split()[0] if name.split() else name)
+        candidates.add(name.rsplit("_", 1)[0])
+    return list(Lot.objects.select_related("conditioning_run").filter(number__in=sorted(candidates)))
 
 
 def _decision_key(target: str, inputs: Sequence[MethodInput]) -> str:
