@@ -1,0 +1,367 @@
+"""Gating-ML 2.0 scale transforms, vectorised: logicle, hyperlog, fasinh, linear, log and ratio.
+
+Every transform maps the top of scale ``T`` to 1 (the Gating-ML 0-1 scale). Logicle and hyperlog have no
+closed form: they are inverses of biexponential functions (Moore and Parks 2012, Cytometry A 81A:273;
+Bagwell 2005 for hyperlog), solved here with Halley's method on whole columns at once, with the same
+parameterisation, Taylor series near zero and stopping rule as the reference C implementation (flowutils,
+from the Gating-ML 2.0 specification's code), so both agree to 1e-9 (tested).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import brentq
+
+FloatArray = npt.NDArray[np.float64]
+_LN10 = math.log(10.0)
+_TAYLOR_LENGTH = 16
+_EPSILON = float(np.finfo(np.float64).eps)
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name}: must be a positive finite number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class LinearTransform:
+    """flin(x, T, A) = (x + A) / (T + A)."""
+
+    id: str
+    t: float
+    a: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_positive("T", self.t)
+        if not (math.isfinite(self.a) and 0 <= self.a <= self.t):
+            raise ValueError(f"A: must be in [0, T], got {self.a!r}")
+
+    def apply(self, values: FloatArray) -> FloatArray:
+        result: FloatArray = (np.asarray(values, dtype=np.float64) + self.a) / (self.t + self.a)
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "flin", "id": self.id, "T": self.t, "A": self.a}
+
+
+@dataclass(frozen=True)
+class LogTransform:
+    """flog(x, T, M) = log10(x / T) / M + 1; NaN for x <= 0 (outside every gate)."""
+
+    id: str
+    t: float
+    m: float
+
+    def __post_init__(self) -> None:
+        _check_positive("T", self.t)
+        _check_positive("M", self.m)
+
+    def apply(self, values: FloatArray) -> FloatArray:
+        values = np.asarray(values, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            result: FloatArray = np.log10(values / self.t) / self.m + 1.0
+        result[~(values > 0)] = np.nan
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "flog", "id": self.id, "T": self.t, "M": self.m}
+
+
+@dataclass(frozen=True)
+class AsinhTransform:
+    """fasinh(x, T, M, A) = (asinh(x sinh(M ln10) / T) + A ln10) / ((M + A) ln10)."""
+
+    id: str
+    t: float
+    m: float
+    a: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_positive("T", self.t)
+        _check_positive("M", self.m)
+        if not (math.isfinite(self.a) and 0 <= self.a <= self.m):
+            raise ValueError(f"A: must be in [0, M], got {self.a!r}")
+
+    def apply(self, values: FloatArray) -> FloatArray:
+        scale = math.sinh(self.m * _LN10) / self.t
+        result: FloatArray = (np.arcsinh(np.asarray(values, dtype=np.float64) * scale) + self.a * _LN10) / (
+            (self.m + self.a) * _LN10
+        )
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "fasinh", "id": self.id, "T": self.t, "M": self.m, "A": self.a}
+
+
+@dataclass(frozen=True)
+class RatioTransform:
+    """fratio(x, y, A, B, C) = A (x - B) / (y - C): a new dimension made of two channels."""
+
+    id: str
+    numerator: str
+    denominator: str
+    a: float = 1.0
+    b: float = 0.0
+    c: float = 0.0
+
+    def apply_pair(self, numerator: FloatArray, denominator: FloatArray) -> FloatArray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            result: FloatArray = self.a * (numerator - self.b) / (denominator - self.c)
+        return result
+
+    def apply(self, values: FloatArray) -> FloatArray:
+        raise ValueError(f"transformation {self.id!r}: a ratio needs two channels, not one")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": "fratio",
+            "id": self.id,
+            "numerator": self.numerator,
+            "denominator": self.denominator,
+            "A": self.a,
+            "B": self.b,
+            "C": self.c,
+        }
+
+
+def _check_biexponential(t: float, w: float, m: float, a: float) -> None:
+    _check_positive("T", t)
+    _check_positive("M", m)
+    if not (math.isfinite(w) and 0 <= w <= m / 2):
+        raise ValueError(f"W: must be in [0, M/2], got {w!r}")
+    if not (math.isfinite(a) and -w <= a <= m - 2 * w):
+        raise ValueError(f"A: must be in [-W, M - 2W], got {a!r}")
+
+
+def _logicle_d(b: float, w: float) -> float:
+    """The logicle parameter d: the root of 2 ln d + w d = 2 ln b - w b in (0, b]."""
+    if w == 0:
+        return b
+    f_b = -2 * math.log(b) + w * b
+
+    def condition(d: float) -> float:
+        return 2 * math.log(d) + w * d + f_b
+
+    return float(brentq(condition, b * 1e-300, b, xtol=1e-300, rtol=4 * _EPSILON, maxiter=500))
+
+
+@dataclass(frozen=True)
+class LogicleTransform:
+    """Logicle(T, W, M, A) on the 0-1 scale, as the Gating-ML 2.0 specification defines it.
+
+    Negative values follow the reflection logicle(-x) = 2 x1 - logicle(x), x1 = (A + W) / (M + A).
+    """
+
+    id: str
+    t: float = 262144.0
+    w: float = 0.5
+    m: float = 4.5
+    a: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_biexponential(self.t, self.w, self.m, self.a)
+
+    def _parameters(self) -> dict[str, Any]:
+        w = self.w / (self.m + self.a)
+        x2 = self.a / (self.m + self.a)
+        x1 = x2 + w
+        x0 = x2 + 2 * w
+        b = (self.m + self.a) * _LN10
+        d = _logicle_d(b, w)
+        c_a = math.exp(x0 * (b + d))
+        mf_a = math.exp(b * x1) - c_a / math.exp(d * x1)
+        a = self.t / ((math.exp(b) - mf_a) - c_a / math.exp(d))
+        c = c_a * a
+        f = -mf_a * a
+        taylor = np.empty(_TAYLOR_LENGTH)
+        pos, neg = a * math.exp(b * x1), -c / math.exp(d * x1)
+        for i in range(_TAYLOR_LENGTH):
+            pos *= b / (i + 1)
+            neg *= -d / (i + 1)
+            taylor[i] = pos + neg
+        taylor[1] = 0.0  # exactly zero by the logicle condition
+        return {"a": a, "b": b, "c": c, "d": d, "f": f, "x1": x1, "w": w, "taylor": taylor}
+
+    def apply(self, values: FloatArray) -> FloatArray:
+        p = self._parameters()
+        a, b, c, d, f, x1 = p["a"], p["b"], p["c"], p["d"], p["f"], p["x1"]
+        taylor: FloatArray = p["taylor"]
+        x_taylor = x1 + p["w"] / 4
+
+        def biexponential(x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+            ae2bx = a * np.exp(b * x)
+            ce2mdx = c / np.exp(d * x)
+            return ae2bx, ce2mdx, (ae2bx + f) - ce2mdx
+
+        return _solve(np.asarray(values, dtype=np.float64), x1, taylor, x_taylor, f, a, b, biexponential, d)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "logicle", "id": self.id, "T": self.t, "W": self.w, "M": self.m, "A": self.a}
+
+
+@dataclass(frozen=True)
+class HyperlogTransform:
+    """Hyperlog(T, W, M, A) on the 0-1 scale (Gating-ML 2.0), negative values by reflection about x1."""
+
+    id: str
+    t: float = 262144.0
+    w: float = 0.5
+    m: float = 4.5
+    a: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_biexponential(self.t, self.w, self.m, self.a)
+
+    def apply(self, values: FloatArray) -> FloatArray:
+        w = self.w / (self.m + self.a)
+        x2 = self.a / (self.m + self.a)
+        x1 = x2 + w
+        x0 = x2 + 2 * w
+        b = (self.m + self.a) * _LN10
+        e0 = math.exp(b * x0)
+        c_a = e0 / w
+        f_a = math.exp(b * x1) + c_a * x1
+        a = self.t / ((math.exp(b) + c_a) - f_a)
+        c = c_a * a
+        f = f_a * a
+        taylor = np.empty(_TAYLOR_LENGTH)
+        coefficient = a * math.exp(b * x1)
+        for i in range(_TAYLOR_LENGTH):
+            coefficient *= b / (i + 1)
+            taylor[i] = coefficient
+        taylor[0] += c
+        x_taylor = x1 + w / 4
+
+        def hyperexponential(x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+            ae2bx = a * np.exp(b * x)
+            cx = c * x
+            return ae2bx, np.full_like(x, c), (ae2bx + cx) - f
+
+        inverse_x0 = _series(np.asarray([x0]), x1, taylor)[0] if x0 < x_taylor else (a * e0 + c * x0) - f
+        return _solve(
+            np.asarray(values, dtype=np.float64),
+            x1,
+            taylor,
+            x_taylor,
+            f,
+            a,
+            b,
+            hyperexponential,
+            None,
+            linear_guess=(float(inverse_x0), w),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "hyperlog", "id": self.id, "T": self.t, "W": self.w, "M": self.m, "A": self.a}
+
+
+Transform = LinearTransform | LogTransform | AsinhTransform | LogicleTransform | HyperlogTransform
+"""A scale transform: one column of values in, the same shape out (a new array)."""
+
+
+def _series(x: FloatArray, x1: float, taylor: FloatArray) -> FloatArray:
+    """The Taylor series of the (hyper/bi)exponential about x1 (accurate near zero where the sum cancels)."""
+    x = x - x1
+    total = taylor[_TAYLOR_LENGTH - 1] * x
+    for i in range(_TAYLOR_LENGTH - 2, 0, -1):
+        total = (total + taylor[i]) * x
+    result: FloatArray = (total + taylor[0]) * x
+    return result
+
+
+def _solve(
+    values: FloatArray,
+    x1: float,
+    taylor: FloatArray,
+    x_taylor: float,
+    f: float,
+    a: float,
+    b: float,
+    function: Any,
+    d: float | None,
+    linear_guess: tuple[float, float] | None = None,
+) -> FloatArray:
+    """Invert the biexponential at every value with Halley's method (all values at once)."""
+    flat = values.reshape(-1)
+    result = np.full(flat.shape, np.nan)
+    finite = np.isfinite(flat)
+    negative = flat < 0
+    target = np.abs(flat)
+    zero = target == 0
+    active = finite & ~zero
+    y_target = target[active]
+    if linear_guess is None:
+        x = np.where(y_target < f, x1 + y_target / taylor[0], 0.0)
+        large = ~(y_target < f)
+    else:
+        inverse_x0, w = linear_guess
+        x = np.where(y_target < inverse_x0, x1 + y_target * w / inverse_x0, 0.0)
+        large = ~(y_target < inverse_x0)
+    with np.errstate(divide="ignore"):
+        x[large] = np.log(y_target[large] / a) / b
+    solved = np.full(y_target.shape, np.nan)
+    pending = np.arange(y_target.size)
+    for _ in range(10):
+        if pending.size == 0:
+            break
+        xp, yp = x[pending], y_target[pending]
+        ae2bx, second, exact = function(xp)
+        near = xp < x_taylor
+        residual = np.where(near, _series(xp, x1, taylor), exact) - yp
+        if d is None:  # hyperlog: y = a e^(bx) + c x - f
+            dy = b * ae2bx + second
+            ddy = b * b * ae2bx
+        else:  # logicle: y = a e^(bx) - c e^(-dx) + f
+            dy = b * ae2bx + d * second
+            ddy = b * b * ae2bx - d * d * second
+        delta = residual / (dy * (1 - residual * ddy / (2 * dy * dy)))
+        xp = xp - delta
+        x[pending] = xp
+        tolerance = np.where(xp > 1, 3 * xp * _EPSILON, 3 * _EPSILON)
+        done = np.abs(delta) < tolerance
+        solved[pending[done]] = xp[done]
+        pending = pending[~done]
+    # Values that did not converge in 10 steps (none for finite input in practice) keep the last iterate.
+    solved[pending] = x[pending]
+    scaled = np.where(negative[active], 2 * x1 - solved, solved)
+    result[active] = scaled
+    result[finite & zero] = x1
+    shaped: FloatArray = result.reshape(values.shape)
+    return shaped
+
+
+def transform_from_dict(raw: dict[str, Any]) -> Transform | RatioTransform:
+    """Rebuild a transform from its ``to_dict()`` form."""
+    kind = raw.get("type")
+    tid = str(raw.get("id", ""))
+    if kind == "flin":
+        return LinearTransform(tid, float(raw["T"]), float(raw.get("A", 0.0)))
+    if kind == "flog":
+        return LogTransform(tid, float(raw["T"]), float(raw["M"]))
+    if kind == "fasinh":
+        return AsinhTransform(tid, float(raw["T"]), float(raw["M"]), float(raw.get("A", 0.0)))
+    if kind == "logicle":
+        return LogicleTransform(
+            tid, float(raw["T"]), float(raw["W"]), float(raw["M"]), float(raw.get("A", 0.0))
+        )
+    if kind == "hyperlog":
+        return HyperlogTransform(
+            tid, float(raw["T"]), float(raw["W"]), float(raw["M"]), float(raw.get("A", 0.0))
+        )
+    if kind == "fratio":
+        return RatioTransform(
+            tid,
+            str(raw["numerator"]),
+            str(raw["denominator"]),
+            float(raw.get("A", 1.0)),
+            float(raw.get("B", 0.0)),
+            float(raw.get("C", 0.0)),
+        )
+    raise ValueError(
+        f"type: {kind!r} is not a Gating-ML transform (flin, flog, fasinh, logicle, hyperlog, fratio)"
+    )
