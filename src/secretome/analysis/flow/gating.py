@@ -710,7 +710,7 @@ class EventTable:
         return values
 
 
-def _file_spillover(spillover: tuple[Sequence[str], FloatArray] | Spillover | None) -> Spillover | None:
+def file_spillover(spillover: tuple[Sequence[str], FloatArray] | Spillover | None) -> Spillover | None:
     if spillover is None or isinstance(spillover, Spillover):
         return spillover
     names, matrix = spillover
@@ -747,7 +747,7 @@ def apply_strategy(
     events = np.asarray(events, dtype=np.float64)
     if events.ndim != 2 or events.shape[1] != len(channels):
         raise ValueError(f"events: expected an n x {len(channels)} matrix, got shape {events.shape}")
-    table = EventTable(strategy, events, channels, _file_spillover(spillover))
+    table = EventTable(strategy, events, channels, file_spillover(spillover))
     missing = sorted(
         n for n in strategy.channels() if n not in table.channels and not _compensated_name(strategy, n)
     )
