@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 
 def main(folders: list[str]) -> None:
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, Any] = {}
     for folder in folders:
         for path in sorted(Path(folder).glob("Results_*.txt")):
             gate = path.stem.removeprefix("Results_")
@@ -25,7 +26,7 @@ def main(folders: list[str]) -> None:
             arrays[gate] = np.packbits(bits)
             arrays["events"] = np.array(bits.size)
             arrays[f"sha256_{gate}"] = np.array(hashlib.sha256(path.read_bytes()).hexdigest())
-    np.savez_compressed(Path(__file__).with_name("gatingml2_truth.npz"), **arrays)
+    np.savez_compressed(Path(__file__).with_name("gatingml2_truth.npz"), allow_pickle=False, **arrays)
 
 
 if __name__ == "__main__":

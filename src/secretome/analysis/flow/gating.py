@@ -265,6 +265,9 @@ class EllipsoidGate:
             )
         if not (math.isfinite(self.distance_square) and self.distance_square > 0):
             raise ValueError(f"gate {self.id!r}: distanceSquare must be positive")
+        covariance = np.asarray(self.covariance, dtype=np.float64)
+        if not np.all(np.isfinite(covariance)) or np.linalg.matrix_rank(covariance) < size:
+            raise ValueError(f"gate {self.id!r}: the covariance matrix is singular (no ellipsoid)")
 
     def keeps(self, columns: Sequence[FloatArray]) -> BoolArray:
         centred = np.column_stack(columns) - np.asarray(self.mean)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -193,3 +194,15 @@ def test_polygon_gate_in_a_strategy_uses_both_dimensions() -> None:
     result = apply_strategy(GatingStrategy((gate,)), np.array([[1.0, 1.0], [3.0, 3.0]]), ("X", "Y"))
     assert result.membership["P"].tolist() == [True, False]
     assert result.to_dict()["gates"][0]["percent_of_total"] == pytest.approx(50.0)
+
+
+FLOWKIT_COUNTS = json.loads((FLOW / "flowkit_counts.json").read_text())
+
+
+@pytest.mark.parametrize("sample_file", sorted(FLOWKIT_COUNTS))
+def test_gate_counts_equal_flowkits_on_every_sample_file(sample_file: str) -> None:
+    path = DATA / "samples" / "fcs" / sample_file
+    data_set = read_fcs_data_sets(path.read_bytes(), path.name)[0]
+    strategy = parse_gating_ml((FLOW / "strategies" / f"{path.stem}.xml").read_text())
+    result = apply_strategy(strategy, data_set.scaled(), data_set.channels, data_set.spillover)
+    assert {gate.id: gate.count for gate in result.gates} == FLOWKIT_COUNTS[sample_file]
