@@ -225,23 +225,25 @@ def points_in_polygon(x: FloatArray, y: FloatArray, vertices: Sequence[tuple[flo
     """Odd winding count: an upward edge crossing with the point strictly left counts +1, a downward one -1.
 
     An edge counts when it spans the point's height half-open (y1 <= y < y2 upward, y2 <= y < y1 downward),
-    so a ray through a vertex is counted once, exactly as an even-odd ray cast would.
+    so a ray through a vertex is counted once, exactly as an even-odd ray cast would. Only the parity of
+    the winding count matters, and each counted crossing changes it, so it is kept as one boolean per event.
     """
-    winding = np.zeros(x.shape[0], dtype=np.int32)
+    inside = np.zeros(x.shape[0], dtype=bool)
     count = len(vertices)
-    for i in range(count):
-        x1, y1 = vertices[i]
-        x2, y2 = vertices[(i + 1) % count]
-        if y1 == y2:
-            continue
-        spans = (y >= y1) & (y < y2) if y1 < y2 else (y >= y2) & (y < y1)
-        if not spans.any():
-            continue
-        ys, xs = y[spans], x[spans]
-        is_left = (x2 - x1) * (ys - y1) - (xs - x1) * (y2 - y1)
-        step = np.where(is_left > 0, 1, 0) if y1 < y2 else np.where(is_left < 0, -1, 0)
-        winding[spans] += step.astype(np.int32)
-    inside: BoolArray = (winding % 2) != 0
+    with np.errstate(invalid="ignore"):
+        for i in range(count):
+            x1, y1 = vertices[i]
+            x2, y2 = vertices[(i + 1) % count]
+            if y1 == y2:
+                continue
+            low, high = (y1, y2) if y1 < y2 else (y2, y1)
+            spans = y >= low
+            spans &= y < high
+            # is_left = (x2 - x1)(y - y1) - (x - x1)(y2 - y1): > 0 counts upward edges, < 0 downward ones.
+            across = (y - y1) * (x2 - x1)
+            along = (x - x1) * (y2 - y1)
+            spans &= (across > along) if y1 < y2 else (across < along)
+            inside ^= spans
     return inside
 
 

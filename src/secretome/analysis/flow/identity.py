@@ -24,8 +24,8 @@ from secretome.analysis.flow.gating import (
     GatingResult,
     GatingStrategy,
     Spillover,
-    file_spillover,
     apply_strategy,
+    file_spillover,
 )
 from secretome.analysis.flow.transforms import FloatArray, LogicleTransform
 
