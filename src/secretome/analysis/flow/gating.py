@@ -99,12 +99,17 @@ def compensate(
     if missing:
         raise ValueError(f"compensation {spillover.id!r}: channel(s) {', '.join(missing)} not in the file")
     indices = [list(channels).index(d) for d in spillover.detectors]
-    raw = np.asarray(events, dtype=np.float64)[:, indices]
-    if not raw.size:
-        return raw, spillover.detectors
-    # raw.T is column-major, as LAPACK wants it: the triangular solves run on it without a copy.
-    factors = lu_factor(spillover.matrix.T, check_finite=False)
-    compensated: FloatArray = lu_solve(factors, raw.T, check_finite=False).T
+    events = np.asarray(events, dtype=np.float64)
+    # S^-1 comes from an LU solve of S X = I (k x k, once); spread over the file's columns (zero rows for
+    # channels outside the matrix) it compensates every event in one matrix product, with no copy of the
+    # selected columns. The product is written detector-major so each compensated column is contiguous.
+    factors = lu_factor(spillover.matrix, check_finite=False)
+    unmixing = lu_solve(factors, np.eye(len(indices)), check_finite=False)
+    spread = np.zeros((events.shape[1], len(indices)))
+    spread[indices] = unmixing
+    by_detector = np.empty((len(indices), events.shape[0]))
+    np.dot(spread.T, events.T, out=by_detector)
+    compensated: FloatArray = by_detector.T
     return compensated, spillover.detectors
 
 
@@ -663,13 +668,16 @@ class EventTable:
         self.file_spillover = file_spillover
         self._compensated: dict[str, tuple[FloatArray, tuple[str, ...]]] = {}
         self._columns: dict[tuple[str | None, str, str | None, str | None], FloatArray] = {}
+        self._raw_columns: dict[str, FloatArray] = {}
         self.warnings: list[str] = []
 
     def _raw(self, name: str) -> FloatArray:
         if name not in self.channels:
             raise ValueError(f"channel {name!r} is not in the file (channels: {', '.join(self.channels)})")
-        column: FloatArray = self.events[:, self.channels.index(name)]
-        return column
+        if name not in self._raw_columns:
+            # A contiguous copy of the column: the gates read it several times, strided reads cost more.
+            self._raw_columns[name] = np.ascontiguousarray(self.events[:, self.channels.index(name)])
+        return self._raw_columns[name]
 
     def _spillover(self, compensation: str) -> Spillover | None:
         if compensation == UNCOMPENSATED:
