@@ -33,6 +33,7 @@ from secretome.analysis.flow.transforms import FloatArray, RatioTransform, Trans
 
 BoolArray = npt.NDArray[np.bool_]
 UNCOMPENSATED = "uncompensated"
+_SUBSET_SHARE = 0.6
 FCS = "FCS"
 ROOT = "root"
 
@@ -669,6 +670,7 @@ class EventTable:
         self._compensated: dict[str, tuple[FloatArray, tuple[str, ...]]] = {}
         self._columns: dict[tuple[str | None, str, str | None, str | None], FloatArray] = {}
         self._raw_columns: dict[str, FloatArray] = {}
+        self._subsets: dict[tuple[str | None, ...], FloatArray] = {}
         self.warnings: list[str] = []
 
     def _raw(self, name: str) -> FloatArray:
@@ -703,23 +705,40 @@ class EventTable:
         column: FloatArray = matrix[:, detectors.index(detector)]
         return column
 
-    def column(self, dimension: Dimension) -> FloatArray:
+    def column(
+        self, dimension: Dimension, rows: npt.NDArray[np.intp] | None = None, rows_key: str = ""
+    ) -> FloatArray:
+        """The dimension's values for every event, or for ``rows`` only (named ``rows_key`` for the cache).
+
+        Transforms are the costly step, so a gate under a small parent transforms its parent's events only.
+        """
         key = (dimension.channel, dimension.compensation, dimension.transform, dimension.ratio)
         if key in self._columns:
-            return self._columns[key]
+            full = self._columns[key]
+            return full if rows is None else full[rows]
+        subset_key = (*key, rows_key)
+        if rows is not None and subset_key in self._subsets:
+            return self._subsets[subset_key]
+
+        def pick(values: FloatArray) -> FloatArray:
+            return values if rows is None else values[rows]
+
         if dimension.ratio is not None:
             ratio = self.strategy.transforms[dimension.ratio]
             assert isinstance(ratio, RatioTransform)
             values = ratio.apply_pair(
-                self._compensated_column(ratio.numerator, dimension.compensation),
-                self._compensated_column(ratio.denominator, dimension.compensation),
+                pick(self._compensated_column(ratio.numerator, dimension.compensation)),
+                pick(self._compensated_column(ratio.denominator, dimension.compensation)),
             )
         else:
             assert dimension.channel is not None
-            values = self._compensated_column(dimension.channel, dimension.compensation)
+            values = pick(self._compensated_column(dimension.channel, dimension.compensation))
         if dimension.transform is not None:
             values = self.strategy.transforms[dimension.transform].apply(values)
-        self._columns[key] = values
+        if rows is None:
+            self._columns[key] = values
+        else:
+            self._subsets[subset_key] = values
         return values
 
 
@@ -771,8 +790,16 @@ def apply_strategy(
     nodes = {node_id: (parent, gate) for node_id, parent, gate in strategy.nodes()}
     membership: dict[str, BoolArray] = {}
     quadrant_columns: dict[str, list[FloatArray]] = {}
+    counted: dict[str, int] = {}
     for node_id in strategy.order():
         parent, gate = nodes[node_id]
+        rows: npt.NDArray[np.intp] | None = None
+        if parent is not None and not isinstance(gate, BooleanGate):
+            if parent not in counted:
+                counted[parent] = int(np.count_nonzero(membership[parent]))
+            # Under a parent holding under 60 % of the events, gate (and transform) only the parent's events.
+            if counted[parent] < _SUBSET_SHARE * n:
+                rows = np.flatnonzero(membership[parent])
         if isinstance(gate, BooleanGate):
             parts = [
                 ~membership[ref] if complement else membership[ref] for ref, complement in gate.references
@@ -785,12 +812,17 @@ def apply_strategy(
                 keeps = np.logical_or.reduce(parts)
         elif isinstance(gate, QuadrantGate):
             if gate.id not in quadrant_columns:
-                quadrant_columns[gate.id] = [table.column(d) for d in gate.dimensions]
+                quadrant_columns[gate.id] = [table.column(d, rows, parent or "") for d in gate.dimensions]
             quadrant = next(q for q in gate.quadrants if q.id == node_id)
             keeps = gate.keeps_quadrant(quadrant, quadrant_columns[gate.id])
         else:
-            keeps = gate.keeps([table.column(d) for d in gate.dimensions])
-        membership[node_id] = keeps & membership[parent] if parent is not None else keeps
+            keeps = gate.keeps([table.column(d, rows, parent or "") for d in gate.dimensions])
+        if rows is not None:
+            within = np.zeros(n, dtype=bool)
+            within[rows[keeps]] = True
+            membership[node_id] = within
+        else:
+            membership[node_id] = keeps & membership[parent] if parent is not None else keeps
     counts = []
     for node_id, parent, _ in strategy.nodes():
         parent_count = int(membership[parent].sum()) if parent is not None else n
