@@ -90,28 +90,33 @@ class Spillover:
 
 
 def compensate(
-    events: FloatArray, channels: Sequence[str], spillover: Spillover
+    events: FloatArray,
+    channels: Sequence[str],
+    spillover: Spillover,
+    only: Sequence[str] | None = None,
 ) -> tuple[FloatArray, tuple[str, ...]]:
-    """The compensated detector columns of ``events`` (a new n x k array) and the detectors, in order.
+    """Compensated detector columns of ``events`` (a new n x k array) and the detectors, in order.
 
-    x_comp = x[:, detectors] @ inv(S), solved as S^T x_comp^T = x^T (no explicit inverse).
+    x_comp = x[:, detectors] @ inv(S), with inv(S) from an LU solve of S X = I (never an explicit inversion
+    routine). ``only`` limits the output to those detectors (every column still uses all of them).
     """
     missing = [d for d in spillover.detectors if d not in channels]
     if missing:
         raise ValueError(f"compensation {spillover.id!r}: channel(s) {', '.join(missing)} not in the file")
     indices = [list(channels).index(d) for d in spillover.detectors]
+    wanted = [d for d in spillover.detectors if only is None or d in only]
     events = np.asarray(events, dtype=np.float64)
-    # S^-1 comes from an LU solve of S X = I (k x k, once); spread over the file's columns (zero rows for
-    # channels outside the matrix) it compensates every event in one matrix product, with no copy of the
-    # selected columns. The product is written detector-major so each compensated column is contiguous.
     factors = lu_factor(spillover.matrix, check_finite=False)
     unmixing = lu_solve(factors, np.eye(len(indices)), check_finite=False)
-    spread = np.zeros((events.shape[1], len(indices)))
-    spread[indices] = unmixing
-    by_detector = np.empty((len(indices), events.shape[0]))
+    # Spread over the file's columns (zero rows for channels outside the matrix), the unmixing compensates
+    # every event in one matrix product, with no copy of the selected columns; the product is written
+    # detector-major so each compensated column is contiguous.
+    spread = np.zeros((events.shape[1], len(wanted)))
+    spread[indices] = unmixing[:, [spillover.detectors.index(d) for d in wanted]]
+    by_detector = np.empty((len(wanted), events.shape[0]))
     np.dot(spread.T, events.T, out=by_detector)
     compensated: FloatArray = by_detector.T
-    return compensated, spillover.detectors
+    return compensated, tuple(wanted)
 
 
 @dataclass(frozen=True)
@@ -671,6 +676,8 @@ class EventTable:
         self._columns: dict[tuple[str | None, str, str | None, str | None], FloatArray] = {}
         self._raw_columns: dict[str, FloatArray] = {}
         self._subsets: dict[tuple[str | None, ...], FloatArray] = {}
+        # Channels read outside the strategy's gates (a panel's marker channels), compensated with them.
+        self.extra_names: set[str] = set()
         self.warnings: list[str] = []
 
     def _raw(self, name: str) -> FloatArray:
@@ -680,6 +687,21 @@ class EventTable:
             # A contiguous copy of the column: the gates read it several times, strided reads cost more.
             self._raw_columns[name] = np.ascontiguousarray(self.events[:, self.channels.index(name)])
         return self._raw_columns[name]
+
+    def _names_under(self, compensation: str) -> set[str]:
+        names: set[str] = set()
+        for gate in self.strategy.gates:
+            for dimension in gate.dimensions:
+                if dimension.compensation != compensation:
+                    continue
+                if dimension.channel is not None:
+                    names.add(dimension.channel)
+                else:
+                    ratio = self.strategy.transforms[str(dimension.ratio)]
+                    assert isinstance(ratio, RatioTransform)
+                    names.update((ratio.numerator, ratio.denominator))
+        names.update(self.extra_names)
+        return names
 
     def _spillover(self, compensation: str) -> Spillover | None:
         if compensation == UNCOMPENSATED:
@@ -700,7 +722,11 @@ class EventTable:
         if detector is None:
             return self._raw(name)
         if compensation not in self._compensated:
-            self._compensated[compensation] = compensate(self.events, self.channels, spillover)
+            # Only the detectors some gate reads under this compensation: fewer output columns to write.
+            needed = {spillover.detector_of(n) for n in self._names_under(compensation)} - {None}
+            self._compensated[compensation] = compensate(
+                self.events, self.channels, spillover, [d for d in spillover.detectors if d in needed]
+            )
         matrix, detectors = self._compensated[compensation]
         column: FloatArray = matrix[:, detectors.index(detector)]
         return column

@@ -290,6 +290,7 @@ class IdentityPanel:
                 tube.channels,
                 file_spillover(tube.spillover),
             )
+            table.extra_names = {m.channel for m in self.markers}
             for marker in self.markers:
                 if name in (marker.tube, marker.control) and (name, marker.channel) not in values:
                     column = table.column(Dimension(marker.channel, self.compensation))
