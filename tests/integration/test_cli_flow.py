@@ -114,3 +114,20 @@ def test_identity_with_a_panel_that_is_not_json_is_exit_2(
     result = _run("identity", str(files[0]), "--gating", str(strategy), "--panel", str(bad))
     assert result.exit_code == 2
     assert "panel.json, line 1" in result.stderr
+
+
+def test_gate_takes_the_gating_tree_of_a_flowjo_workspace() -> None:
+    flow = DATA / "flow"
+    result = _run(
+        "gate",
+        str(flow / "data_set_simple_line_100.fcs"),
+        "--gating",
+        str(flow / "simple_poly_and_rect.wsp"),
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert [(g["id"], g["count"], g["parent_count"]) for g in payload["gates"]] == [
+        ("poly1", 0, 100),
+        ("rect1", 0, 100),
+    ]

@@ -27,11 +27,16 @@ def _read(path: Path) -> bytes:
         fail(f"{path}: cannot read the file ({exc.strerror or exc.__class__.__name__})")
 
 
-def _strategy(path: Path) -> Any:
+def _strategy(path: Path, sample: str | None = None) -> Any:
+    """A Gating-ML 2.0 strategy, or the gating tree of one sample of a FlowJo 10 workspace (.wsp)."""
+    from secretome.instruments.flowjo_wsp import parse_flowjo_workspace
     from secretome.instruments.gating_ml import parse_gating_ml
 
+    content = _read(path)
     try:
-        return parse_gating_ml(_read(path))
+        if path.suffix.lower() == ".wsp" or b"<Workspace" in content[:4096]:
+            return parse_flowjo_workspace(content, sample)
+        return parse_gating_ml(content)
     except ValueError as exc:
         fail(f"{path}: {exc}")
 
@@ -43,7 +48,12 @@ def _percent(value: float | None) -> str:
 @app.command("gate")
 def gate(
     fcs_file: Path = typer.Argument(..., help="The FCS (or LMD) file."),
-    gating: Path = typer.Option(..., "--gating", help="Gating-ML 2.0 strategy (XML)."),
+    gating: Path = typer.Option(
+        ..., "--gating", help="Gating-ML 2.0 strategy (XML), or a FlowJo 10 workspace (.wsp)."
+    ),
+    sample: str = typer.Option(
+        "", "--sample", help="Workspace sample whose gating tree to use (default: first)."
+    ),
     data_set: int = typer.Option(1, "--data-set", min=1, help="Which data set of a multi-data-set file."),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -52,7 +62,7 @@ def gate(
     from secretome.instruments.flow import read_fcs_data_sets
     from secretome.instruments.model import ReaderError
 
-    strategy = _strategy(gating)
+    strategy = _strategy(gating, sample or None)
     try:
         data_sets = read_fcs_data_sets(_read(fcs_file), str(fcs_file))
     except ReaderError as exc:

@@ -38,8 +38,10 @@ class LinearTransform:
 
     def __post_init__(self) -> None:
         _check_positive("T", self.t)
-        if not (math.isfinite(self.a) and 0 <= self.a <= self.t):
-            raise ValueError(f"A: must be in [0, T], got {self.a!r}")
+        # Gating-ML asks for 0 <= A <= T; FlowJo's linear scales can start below zero (A < 0), which the
+        # formula handles as long as T + A > 0.
+        if not (math.isfinite(self.a) and self.t + self.a > 0 and self.a <= self.t):
+            raise ValueError(f"A: must be finite, at most T, with T + A > 0; got {self.a!r}")
 
     def apply(self, values: FloatArray) -> FloatArray:
         result: FloatArray = (np.asarray(values, dtype=np.float64) + self.a) / (self.t + self.a)

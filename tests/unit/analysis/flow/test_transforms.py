@@ -96,7 +96,7 @@ def test_ratio_divides_shifted_channels() -> None:
         (lambda: LogicleTransform("l", 262144, 3, 4.5, 0), "W"),
         (lambda: LogicleTransform("l", 262144, 0.5, 4.5, -1), "A"),
         (lambda: AsinhTransform("a", 10000, 0, 0), "M"),
-        (lambda: LinearTransform("f", 100, 200), "A"),
+        (lambda: LinearTransform("f", 100, -100), "A"),
     ],
 )
 def test_invalid_parameters_raise_naming_the_parameter(build: object, name: str) -> None:
