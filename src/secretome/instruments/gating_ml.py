@@ -11,6 +11,7 @@ upload. Errors are ``ValueError`` with the line-free location (gate id, element)
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError, SubElement, indent, tostring
 
@@ -224,8 +225,39 @@ _GATE_TAGS = {
 }
 
 
-def parse_gating_ml(text: str | bytes) -> GatingStrategy:
-    """Read a Gating-ML 2.0 document.
+def parse_spillover_csv(text: str, matrix_id: str) -> Spillover:
+    """An acquisition spillover matrix exported as CSV (FlowJo, FACSDiva): a header row of detector names
+    (a leading ``#`` is allowed), then one row per source fluorochrome, optionally led by its name.
+
+    Raises
+    ------
+    ValueError
+        Naming the line: not square, a non-number, no header.
+    """
+    lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if not lines:
+        raise ValueError("spillover CSV: empty")
+    delimiter = "\t" if "\t" in lines[0][1] and "," not in lines[0][1] else ","
+    header = [name.strip().strip('"') for name in lines[0][1].lstrip("#").split(delimiter)]
+    header = [name for name in header if name]
+    rows: list[list[float]] = []
+    for number, line in lines[1:]:
+        fields = [field.strip().strip('"') for field in line.split(delimiter)]
+        if len(fields) == len(header) + 1:
+            fields = fields[1:]  # a leading row label
+        if len(fields) != len(header):
+            raise ValueError(
+                f"spillover CSV, line {number}: {len(fields)} values for {len(header)} detectors"
+            )
+        rows.append([_number(field, f"spillover CSV, line {number}") for field in fields])
+    if len(rows) != len(header):
+        raise ValueError(f"spillover CSV: {len(rows)} rows for {len(header)} detectors (must be square)")
+    return Spillover(matrix_id, tuple(header), tuple(header), np.asarray(rows, dtype=np.float64))
+
+
+def parse_gating_ml(text: str | bytes, extra_compensations: Sequence[Spillover] = ()) -> GatingStrategy:
+    """Read a Gating-ML 2.0 document; ``extra_compensations`` (e.g. an attached acquisition matrix) may be
+    named by its gates' ``compensation-ref`` like the document's own spectrum matrices.
 
     Raises
     ------
@@ -243,7 +275,7 @@ def parse_gating_ml(text: str | bytes) -> GatingStrategy:
             f"Gating-ML: the root element is {root.tag!r}, expected Gating-ML in namespace {GATING}"
         )
     transforms: dict[str, Transform | RatioTransform] = {}
-    compensations: dict[str, Spillover] = {}
+    compensations: dict[str, Spillover] = {extra.id: extra for extra in extra_compensations}
     gates: list[Gate] = []
     for child in root:
         if child.tag == f"{_T}transformation":
@@ -375,4 +407,4 @@ def write_gating_ml(strategy: GatingStrategy) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(root, encoding="unicode") + "\n"
 
 
-__all__ = ["FCS", "parse_gating_ml", "write_gating_ml"]
+__all__ = ["FCS", "parse_gating_ml", "parse_spillover_csv", "write_gating_ml"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from secretome.analysis.flow.gating import PolygonGate, RectangleGate, apply_strategy
@@ -78,3 +79,13 @@ def test_an_unknown_sample_and_a_non_workspace_are_refused() -> None:
         parse_flowjo_workspace(ICS, "nope.fcs")
     with pytest.raises(ValueError, match="FlowJo 10"):
         parse_flowjo_workspace("<Workspace flowJoVersion='9.3'/>")
+
+
+def test_the_exported_compensation_csv_equals_the_workspace_matrix() -> None:
+    from secretome.instruments.gating_ml import parse_spillover_csv
+
+    csv = parse_spillover_csv((FLOW / "8_color_ICS_comp_matrix.csv").read_text(), "csv")
+    matrix = parse_flowjo_workspace(ICS, SAMPLE).compensations["Acquisition-defined"]
+    assert csv.detectors == matrix.detectors
+    # The CSV is written with six decimals.
+    np.testing.assert_allclose(csv.matrix, matrix.matrix, atol=5e-7)

@@ -121,3 +121,25 @@ def test_settings_default_to_the_isct_criteria_and_percentile() -> None:
     assert checked["percentile"] == 99.5
     assert checked["criteria"]["cd105"] == {"min": 95.0}
     assert checked["criteria"]["hla-dr"] == {"max": 2.0}
+
+
+def test_an_attached_acquisition_matrix_compensates_like_the_files_own_spillover(passing: Any) -> None:
+    from secretome.demo.flow_files import FLUORESCENCE, SPILLOVER
+
+    csv = "\n".join([",".join(FLUORESCENCE), *(",".join(f"{v:.6g}" for v in row) for row in SPILLOVER)])
+    settings = {**identity_method_settings(), "spillover_csv": csv}
+    del settings["compensation"]
+    kind = get_kind("flow-identity")
+    assert kind.check_settings(settings)["compensation"] == "acquisition"
+    outcome = kind.analyse(
+        _inputs(identity_panel_files(LOT, seed=11)), settings, Decisions(), RunContext(default_lot=LOT)
+    )
+    ours = {r.attribute: r.value for r in outcome.reportables}
+    expected = {r.attribute: r.value for r in passing.reportables}
+    assert ours == pytest.approx(expected, abs=1e-9)
+
+
+def test_a_spillover_csv_that_is_not_square_is_refused_naming_the_setting() -> None:
+    settings = {**identity_method_settings(), "spillover_csv": "A,B\n1,0\n"}
+    with pytest.raises(ValueError, match=r"^spillover_csv: .*must be square"):
+        get_kind("flow-identity").check_settings(settings)

@@ -15,7 +15,11 @@ Settings (checked by :meth:`FlowIdentityKind.check_settings`):
 ``criteria``
     ``{attribute code: {"min": %} or {"max": %}}``; ISCT limits by default for the known codes.
 ``compensation``
-    ``"FCS"`` (default: each file's ``$SPILLOVER``), ``"uncompensated"`` or a spectrum matrix id of the strategy.
+    ``"FCS"`` (default: each file's ``$SPILLOVER``), ``"uncompensated"``, a spectrum matrix id of the
+    strategy, or ``"acquisition"`` (the default when ``spillover_csv`` is given).
+``spillover_csv``
+    Optional: an acquisition spillover matrix attached to the method as CSV text (a header row of detector
+    names, one row per fluorochrome); gates name it with ``compensation-ref="acquisition"``.
 ``min_events``
     Fewer events than this in the population of a tube raises a flag (default 5000).
 
@@ -35,11 +39,13 @@ from secretome.analysis.flow.gating import FCS, UNCOMPENSATED, GatingStrategy
 from secretome.analysis.flow.identity import ISCT_CRITERIA, IdentityPanel, IdentityResult, Marker, Tube
 from secretome.analysis.flow.plots import plot_gates
 from secretome.instruments.flow import read_fcs_data_sets
-from secretome.instruments.gating_ml import parse_gating_ml
+from secretome.instruments.gating_ml import parse_gating_ml, parse_spillover_csv
 from secretome.methods.base import Decisions, KindOutcome, MethodInput, Reportable, RunContext
 from secretome.methods.registry import register
 
 ENGINE = "secretome.analysis.flow.identity 1.0"
+ACQUISITION_MATRIX = "acquisition"
+"""The compensation id of a matrix attached to the method as ``spillover_csv``."""
 
 
 def _svg(figure: Any) -> str:
@@ -61,8 +67,18 @@ class FlowIdentityKind:
         text = settings.get("strategy")
         if not isinstance(text, str) or not text.strip():
             raise ValueError("strategy: the Gating-ML 2.0 XML text is required")
+        extras = []
+        matrix_csv = settings.get("spillover_csv")
+        if matrix_csv is not None:
+            if not isinstance(matrix_csv, str) or not matrix_csv.strip():
+                raise ValueError("spillover_csv: the acquisition matrix as CSV text (header of detectors)")
+            try:
+                extras.append(parse_spillover_csv(matrix_csv, ACQUISITION_MATRIX))
+            except ValueError as exc:
+                raise ValueError(f"spillover_csv: {exc}") from None
+            checked["spillover_csv"] = matrix_csv
         try:
-            strategy = parse_gating_ml(text)
+            strategy = parse_gating_ml(text, extras)
         except ValueError as exc:
             raise ValueError(f"strategy: {exc}") from None
         checked["strategy"] = text
@@ -97,7 +113,7 @@ class FlowIdentityKind:
         ):
             raise ValueError(f"percentile: a number in [50, 100), got {percentile!r}")
         checked["percentile"] = float(percentile)
-        compensation = settings.get("compensation", FCS)
+        compensation = settings.get("compensation", ACQUISITION_MATRIX if extras else FCS)
         if compensation not in (FCS, UNCOMPENSATED) and compensation not in strategy.compensations:
             raise ValueError(
                 f"compensation: {compensation!r} is neither FCS, uncompensated nor a matrix of the strategy"
@@ -136,7 +152,12 @@ class FlowIdentityKind:
 
     def panel(self, settings: Mapping[str, Any]) -> tuple[GatingStrategy, IdentityPanel]:
         """The strategy and the panel the (checked) settings describe."""
-        strategy = parse_gating_ml(settings["strategy"])
+        extras = (
+            [parse_spillover_csv(settings["spillover_csv"], ACQUISITION_MATRIX)]
+            if settings.get("spillover_csv")
+            else []
+        )
+        strategy = parse_gating_ml(settings["strategy"], extras)
         markers = []
         for code, spec in settings["markers"].items():
             direction, limit = next(iter(settings["criteria"][code].items()))
