@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from secretome.analysis.flow.gating import points_in_polygon
-from secretome.analysis.flow.transforms import LogicleTransform
+from secretome.analysis.flow.transforms import LogicleTransform, _Biexponential
 
 values = st.lists(
     st.floats(min_value=-1e6, max_value=1e7, allow_nan=False, allow_infinity=False), min_size=1, max_size=50
@@ -20,7 +20,6 @@ def test_the_tabled_logicle_equals_the_direct_halley_solution(raw: list[float]) 
     x = np.asarray(raw)
     fast = logicle.apply(x)
     p = logicle._parameters()
-    from secretome.analysis.flow.transforms import _Biexponential
 
     shape = _Biexponential(
         p["a"], p["b"], p["c"], p["d"], p["f"], p["x1"], p["x1"] + p["w"] / 4, p["taylor"], True, 262144.0
