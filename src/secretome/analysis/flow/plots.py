@@ -58,7 +58,17 @@ def plot_gates(
         if len(columns_) == 2:
             x, y = columns_
             finite = np.isfinite(x) & np.isfinite(y)
-            axis.hexbin(x[finite], y[finite], gridsize=60, bins="log", cmap="viridis", mincnt=1, linewidths=0)
+            # Rasterised: thousands of hexagons as vector paths would make the SVG heavy.
+            axis.hexbin(
+                x[finite],
+                y[finite],
+                gridsize=60,
+                bins="log",
+                cmap="viridis",
+                mincnt=1,
+                linewidths=0,
+                rasterized=True,
+            )
             _outline(axis, gate)
             axis.set_ylabel(gate.dimensions[1].label, fontsize=8)
         else:

@@ -50,7 +50,7 @@ ACQUISITION_MATRIX = "acquisition"
 
 def _svg(figure: Any) -> str:
     buffer = io.StringIO()
-    # A fixed hash salt and no date make the SVG text the same for the same numbers.
+    # No date in the metadata: the same numbers give the same SVG text.
     figure.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
 
@@ -274,16 +274,19 @@ def _plots(
 ) -> list[tuple[str, str]]:
     import matplotlib
 
-    matplotlib.rcParams["svg.hashsalt"] = "secretome"
     plots = []
-    controls = sorted({m.control for m in result.markers})
-    for name in controls[:1]:
-        tube = tubes[name][0]
-        figure = plot_gates(
-            strategy, result.tubes[name], tube.events, tube.channels, tube.spillover, f"{lot}: {name}"
+    # A fixed hash salt makes the SVG ids the same on every run; text stays text (smaller than glyph paths).
+    with matplotlib.rc_context({"svg.hashsalt": "secretome", "svg.fonttype": "none"}):
+        controls = sorted({m.control for m in result.markers})
+        for name in controls[:1]:
+            tube = tubes[name][0]
+            figure = plot_gates(
+                strategy, result.tubes[name], tube.events, tube.channels, tube.spillover, f"{lot}: {name}"
+            )
+            plots.append((f"{lot}: gating of {name}", _svg(figure)))
+        plots.append(
+            (f"{lot}: marker histograms (stained vs control, threshold dashed)", _svg(result.plot()))
         )
-        plots.append((f"{lot}: gating of {name}", _svg(figure)))
-    plots.append((f"{lot}: marker histograms (stained vs control, threshold dashed)", _svg(result.plot())))
     return plots
 
 
