@@ -342,10 +342,12 @@ class _Biexponential:
     def invert(self, values: FloatArray) -> FloatArray:
         flat = values.reshape(-1)
         scale, h, coefficients = self._table()
-        magnitude = np.abs(flat)
-        u = magnitude / scale
+        u = np.abs(flat)
+        u *= 1.0 / scale
         np.log1p(u, out=u)
         u *= 1.0 / h
+        # One reduction tells whether any value lies beyond the table (NaN propagates through max).
+        beyond_table = bool(u.size) and not float(u.max()) < _INTERVALS * (1 - 1e-12)
         with np.errstate(invalid="ignore"):
             index = u.astype(np.intp)  # NaN and inf give garbage indices, clipped here and repaired below
         np.clip(index, 0, _INTERVALS - 1, out=index)
@@ -359,8 +361,9 @@ class _Biexponential:
         x += coefficients[1].take(index)
         x *= u
         x += coefficients[0].take(index)
-        outside = ~(magnitude <= _TABLE_RANGE * self.top)
-        if outside.any():
+        if beyond_table:
+            magnitude = np.abs(flat)
+            outside = ~(magnitude <= _TABLE_RANGE * self.top)
             beyond = magnitude[outside]
             finite = np.isfinite(beyond)
             solved = np.full(beyond.shape, np.nan)

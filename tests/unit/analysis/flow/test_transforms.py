@@ -102,3 +102,16 @@ def test_ratio_divides_shifted_channels() -> None:
 def test_invalid_parameters_raise_naming_the_parameter(build: object, name: str) -> None:
     with pytest.raises(ValueError, match=rf"^{name}:"):
         build()  # type: ignore[operator]
+
+
+def test_non_finite_values_become_nan_and_values_beyond_the_table_are_solved() -> None:
+    logicle = LogicleTransform("l", 262144, 0.5, 4.5, 0)
+    values = np.array([np.nan, np.inf, -np.inf, 262144 * 100.0001, -1e9])
+    result = logicle.apply(values)
+    assert np.isnan(result[:3]).all()
+    np.testing.assert_allclose(
+        result[3:],
+        reference.logicle(values[3:].copy(), None, t=262144, m=4.5, w=0.5, a=0),
+        rtol=0,
+        atol=1e-12,
+    )
