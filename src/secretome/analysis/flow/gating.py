@@ -239,7 +239,11 @@ def points_in_polygon(x: FloatArray, y: FloatArray, vertices: Sequence[tuple[flo
     so a ray through a vertex is counted once, exactly as an even-odd ray cast would. Only the parity of
     the winding count matters, and each counted crossing changes it, so it is kept as one boolean per event.
     """
-    inside = np.zeros(x.shape[0], dtype=bool)
+    size = x.shape[0]
+    inside = np.zeros(size, dtype=bool)
+    # Scratch arrays reused by every edge: fresh temporaries per operation cost more than the arithmetic.
+    across, along = np.empty(size), np.empty(size)
+    spans, test = np.empty(size, dtype=bool), np.empty(size, dtype=bool)
     count = len(vertices)
     with np.errstate(invalid="ignore"):
         for i in range(count):
@@ -248,12 +252,16 @@ def points_in_polygon(x: FloatArray, y: FloatArray, vertices: Sequence[tuple[flo
             if y1 == y2:
                 continue
             low, high = (y1, y2) if y1 < y2 else (y2, y1)
-            spans = y >= low
-            spans &= y < high
+            np.greater_equal(y, low, out=spans)
+            np.less(y, high, out=test)
+            spans &= test
             # is_left = (x2 - x1)(y - y1) - (x - x1)(y2 - y1): > 0 counts upward edges, < 0 downward ones.
-            across = (y - y1) * (x2 - x1)
-            along = (x - x1) * (y2 - y1)
-            spans &= (across > along) if y1 < y2 else (across < along)
+            np.subtract(y, y1, out=across)
+            across *= x2 - x1
+            np.subtract(x, x1, out=along)
+            along *= y2 - y1
+            (np.greater if y1 < y2 else np.less)(across, along, out=test)
+            spans &= test
             inside ^= spans
     return inside
 
@@ -283,9 +291,17 @@ class EllipsoidGate:
             raise ValueError(f"gate {self.id!r}: the covariance matrix is singular (no ellipsoid)")
 
     def keeps(self, columns: Sequence[FloatArray]) -> BoolArray:
-        centred = np.column_stack(columns) - np.asarray(self.mean)
+        # The inverse covariance as flowutils (and so FlowKit) computes it.
         inverse = np.linalg.inv(np.asarray(self.covariance, dtype=np.float64))
-        distance = np.einsum("ij,jk,ik->i", centred, inverse, centred)
+        centred = [column - centre for column, centre in zip(columns, self.mean, strict=True)]
+        distance = np.zeros(columns[0].shape[0])
+        term = np.empty_like(distance)
+        # The quadratic form term by term into one buffer (no n x k temporaries).
+        for i, left in enumerate(centred):
+            for j, right in enumerate(centred):
+                np.multiply(left, inverse[i, j], out=term)
+                term *= right
+                distance += term
         inside: BoolArray = distance <= self.distance_square
         return inside
 

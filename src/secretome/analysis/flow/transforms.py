@@ -355,12 +355,10 @@ class _Biexponential:
         # One 1-D gather per coefficient: each is a small contiguous table, which caches far better than
         # gathering whole rows of the 4-column table.
         x = coefficients[3].take(index)
-        x *= u
-        x += coefficients[2].take(index)
-        x *= u
-        x += coefficients[1].take(index)
-        x *= u
-        x += coefficients[0].take(index)
+        term = np.empty_like(x)
+        for power in (2, 1, 0):
+            x *= u
+            x += coefficients[power].take(index, out=term)
         if beyond_table:
             magnitude = np.abs(flat)
             outside = ~(magnitude <= _TABLE_RANGE * self.top)
