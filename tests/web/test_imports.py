@@ -87,7 +87,13 @@ def test_preview_of_an_fcs_file_lists_channels_and_draws_a_density(
     response = _preview(client, "fcs/BD_Fortessa_FCS3.0_PBS_Specimen_001_A1_A01.fcs")
     html = response.content.decode()
     assert "FSC-A" in html and "$PnN" in html
-    assert _figure(html)["data"][0]["type"] == "histogram2d"
+    figure = _figure(html)
+    assert [trace["type"] for trace in figure["data"]] == ["histogram2d", "histogram2d"]
+    # Both panels on the logicle scale (0-1), the second on the first two fluorescence channels.
+    assert "logicle" in figure["layout"]["xaxis"]["title"]["text"]
+    assert figure["layout"]["xaxis2"]["title"]["text"].startswith("FITC-A")
+    values = [v for trace in figure["data"] for v in trace["x"] + trace["y"]]
+    assert min(values) > -0.5 and max(values) <= 1.0
 
 
 def test_preview_of_an_nta_file_draws_the_size_distribution(

@@ -22,6 +22,7 @@ from secretome.cli import (
     audit,
     coa,
     culture,
+    flow,
     instruments,
     lot,
     lot_genealogy,  # noqa: F401  (registers lot trace, lot list)
@@ -43,6 +44,7 @@ app.add_typer(users.app, name="user")
 app.add_typer(audit.app, name="audit")
 app.add_typer(analyze.app, name="analyze")
 app.add_typer(lot.app, name="lot")
+app.add_typer(flow.app, name="flow")
 
 
 @app.command("init")

@@ -54,14 +54,19 @@ class FcsDataSet:
         return int(self.events.shape[0])
 
     def scaled(self) -> npt.NDArray[np.float64]:
-        """Channel values on a linear scale, as the FCS standard defines them: ``$TIMESTEP`` applied to the
-        time channel, ``$PnE`` log amplification undone, ``$PnG`` gain divided out (flowio's preprocessing)."""
+        """Channel values on the FCS scale, as the FCS 3.1 standard defines them (float64, a new array).
+
+        * float data as stored; integer data already masked to ceil(log2 ``$PnR``) bits at read;
+        * log-amplified channels (``$PnE`` = f1,f2 with f1 > 0): 10^(f1 x / ``$PnR``) f2 (f2 = 0 read as 1);
+        * linear channels with ``$PnG`` != 1: divided by the gain;
+        * the time channel: multiplied by ``$TIMESTEP`` (a value that is not a number is ignored: the read
+          adds a warning).
+        """
         values = np.array(self.events, dtype=np.float64)
         for index, name in enumerate(self.channels, start=1):
             column = values[:, index - 1]
             if name.lower() == "time":
-                step = _float(self.keywords.get("timestep", ""), 1.0)
-                column *= step
+                column *= _float(self.keywords.get("timestep", ""), 1.0)
                 continue
             amplification = [*self.keywords.get(f"p{index}e", "0,0").split(","), "0", "0"]
             decades, log_zero = _float(amplification[0], 0.0), _float(amplification[1], 0.0)
@@ -70,6 +75,7 @@ class FcsDataSet:
                 limit = _float(self.keywords.get(f"p{index}r", ""), 0.0)
                 if limit > 0:
                     column[:] = 10 ** (decades * column / limit) * log_zero
+                continue
             gain = _float(self.keywords.get(f"p{index}g", ""), 1.0)
             if gain not in (0.0, 1.0):
                 column /= gain
@@ -337,6 +343,9 @@ def read_fcs_data_sets(content: bytes, filename: str) -> list[FcsDataSet]:
         spillover = _spillover(keywords, names)
         if spillover is None and any(keywords.get(k, "").strip() for k in ("spillover", "spill", "comp")):
             notes.append("the spillover keyword holds no usable matrix; events are not compensated")
+        timestep = keywords.get("timestep", "").strip()
+        if timestep and math.isnan(_float(timestep, math.nan)):
+            notes.append(f"$TIMESTEP={timestep!r} is not a number: ignored, time left in channel units")
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             notes.append(f"channel names repeat: {', '.join(duplicates)} (numbered in the measurements)")

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
+from secretome.analysis.flow.transforms import LogicleTransform
 from secretome.domain.plate_layout import PLATE_SHAPES, well_position
 from secretome.domain.roles import Role
 from secretome.instruments.detect import format_names
@@ -97,44 +98,72 @@ def _plate_figure(reading: InstrumentReading) -> dict[str, Any] | None:
     }
 
 
+def _display_logicle(values: np.ndarray) -> LogicleTransform:
+    """A logicle scale for raw channel values: top of scale the next power of two above the data (at least
+    1,024, as 10-bit FCS 2.0 data need), 4.5 decades for 18-bit data and fewer for narrower ranges."""
+    largest = float(np.nanmax(np.abs(values))) if values.size else 0.0
+    top = float(2 ** max(10, math.ceil(math.log2(max(largest, 1.0)))))
+    decades = min(4.5, max(2.0, math.log10(top) - 0.9))
+    return LogicleTransform("display", top, 0.5, decades, 0.0)
+
+
 def _flow_figure(reading: InstrumentReading) -> dict[str, Any] | None:
+    """Two density plots on the logicle scale: the scatter channels, and the first two fluorescence ones.
+
+    Raw channel values on a linear axis put nearly every fluorescence event in one corner; the logicle
+    scale (linear around zero, logarithmic above) shows the populations as a cytometrist reads them.
+    """
     if not reading.events:
         return None
     matrix = reading.events[0]
     names = list(matrix.channels)
     if matrix.event_count == 0 or len(names) < 2:
         return None
-    x_name = next((n for n in names if n.upper().startswith("FSC")), names[0])
+    x_name = next((n for n in names if n.upper().startswith(("FSC", "FS "))), names[0])
     y_name = next(
-        (n for n in names if n.upper().startswith("SSC")), names[1] if names[1] != x_name else names[0]
+        (n for n in names if n.upper().startswith(("SSC", "SS "))),
+        names[1] if names[1] != x_name else names[0],
     )
+    skip = ("FSC", "SSC", "FS ", "SS ", "TIME", "HDR", "WIDTH")
+    fluorescence = [n for n in names if not n.upper().startswith(skip) and n not in (x_name, y_name)]
     rng = np.random.default_rng(0)
     count = matrix.event_count
     picked = (
-        rng.choice(count, size=min(count, DENSITY_EVENTS), replace=False)
+        np.sort(rng.choice(count, size=min(count, DENSITY_EVENTS), replace=False))
         if count > DENSITY_EVENTS
         else slice(None)
     )
-    x = np.asarray(matrix.events[picked, names.index(x_name)], dtype=float)
-    y = np.asarray(matrix.events[picked, names.index(y_name)], dtype=float)
-    return {
-        "data": [
+    pairs = [(x_name, y_name)]
+    if len(fluorescence) >= 2:
+        pairs.append((fluorescence[0], fluorescence[1]))
+    traces: list[dict[str, Any]] = []
+    layout: dict[str, Any] = {
+        "title": {"text": f"{count:,} events; density of {min(count, DENSITY_EVENTS):,}, logicle scale"},
+        "height": 480,
+        "grid": {"rows": 1, "columns": len(pairs), "pattern": "independent"},
+    }
+    for number, (first, second) in enumerate(pairs, start=1):
+        raw = np.asarray(matrix.events[picked][:, [names.index(first), names.index(second)]], dtype=float)
+        scale = _display_logicle(raw)
+        shown = scale.apply(raw)
+        suffix = "" if number == 1 else str(number)
+        traces.append(
             {
                 "type": "histogram2d",
-                "x": x.tolist(),
-                "y": y.tolist(),
+                "x": np.round(shown[:, 0], 5).tolist(),
+                "y": np.round(shown[:, 1], 5).tolist(),
                 "nbinsx": 128,
                 "nbinsy": 128,
                 "colorscale": "Viridis",
+                "showscale": False,
+                "xaxis": f"x{suffix}",
+                "yaxis": f"y{suffix}",
             }
-        ],
-        "layout": {
-            "title": {"text": f"{y_name} vs {x_name} ({len(x):,} of {count:,} events)"},
-            "xaxis": {"title": {"text": x_name}},
-            "yaxis": {"title": {"text": y_name}},
-            "height": 480,
-        },
-    }
+        )
+        axis_note = f" (logicle, T={scale.t:g})"
+        layout[f"xaxis{suffix}"] = {"title": {"text": first + axis_note}, "range": [0, 1.02]}
+        layout[f"yaxis{suffix}"] = {"title": {"text": second + axis_note}, "range": [0, 1.02]}
+    return {"data": traces, "layout": layout}
 
 
 def _series_figure(reading: InstrumentReading) -> dict[str, Any] | None:
