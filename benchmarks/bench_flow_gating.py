@@ -117,7 +117,7 @@ def _ours(path: Path, strategy: Any) -> dict[str, int]:
 
 
 def _flowkit(path: Path, strategy: Any) -> dict[str, int]:
-    import flowkit as fk  # type: ignore[import-untyped]
+    import flowkit as fk
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -143,7 +143,7 @@ def strategy_for(path: Path) -> GatingStrategy:
 
 
 def flowkit_counts(path: Path, strategy_path: Path) -> dict[str, int]:
-    import flowkit as fk  # type: ignore[import-untyped]
+    import flowkit as fk
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
