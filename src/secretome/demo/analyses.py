@@ -21,6 +21,7 @@ from secretome.demo.context import DEMO_PASSWORD, DemoContext
 POTENCY_METHOD = "IDO-RP"
 EV_METHOD = "EV-NTA"
 QPCR_METHOD = "MSC-EXPRESSION"
+IDENTITY_METHOD = "ISCT-FLOW"
 
 
 def files_directory(ctx: DemoContext) -> Path:
@@ -79,6 +80,19 @@ def approve_methods(ctx: DemoContext) -> None:
             settings=qpcr_method_settings(),
             attributes=list(qpcr_method_settings()["attributes"]),
             reporting_unit="fold",
+            normalisation="none",
+        )
+    )
+    from secretome.demo.flow_files import identity_method_settings
+
+    drafts.append(
+        dict(
+            code=IDENTITY_METHOD,
+            title="ISCT identity panel, FMO-gated flow cytometry of the producer cells",
+            kind="flow-identity",
+            settings=identity_method_settings(),
+            attributes=["cd73", "cd90", "cd105", "cd34", "cd45", "cd14", "cd19", "hla-dr"],
+            reporting_unit="%",
             normalisation="none",
         )
     )
@@ -213,6 +227,28 @@ def analyse_expression(ctx: DemoContext, lots: Sequence[Any]) -> None:
         run = analyses.analyse(ana, "demo: gene expression of the producer cells", [record.pk], QPCR_METHOD)
         results = analyses.accept_run(ana, "demo: qPCR analysis checked", run.number)
         ctx.say(f"qPCR {path.name} -> import #{record.pk} -> run {run.number}, {len(results)} results")
+
+
+def analyse_identity(ctx: DemoContext, lots: Sequence[Any], cd105_fails: set[str]) -> None:
+    """Each lot's producer cells stained for the ISCT panel: four FCS 3.1 tubes (stained and FMO controls),
+    imported for the lot and gated in one run."""
+    from secretome.demo.flow_files import identity_panel_files
+    from secretome.services import analyses, imports
+
+    ana = ctx.users["ana"]
+    for seed, lot in enumerate(lots, start=101):
+        tubes = identity_panel_files(lot.number, seed, cd105_fails=lot.number in cd105_fails)
+        records = []
+        for name, content in tubes.items():
+            path = _write(ctx, name, content)
+            records.append(
+                imports.import_file(ana, "demo: ISCT panel tube", path.name, content, lot=lot.number).pk
+            )
+        run = analyses.analyse(ana, "demo: ISCT identity panel gated", records, IDENTITY_METHOD, lot.number)
+        analyses.accept_run(ana, "demo: gating checked", run.number)
+    ctx.say(
+        f"Flow cytometry: {len(lots)} ISCT panels ({4 * len(lots)} FCS files) gated through accepted runs"
+    )
 
 
 def verify_lots(ctx: DemoContext, lots: Sequence[Any]) -> None:
