@@ -220,7 +220,9 @@ def analyse_expression(ctx: DemoContext, lots: Sequence[Any]) -> None:
         passage = lot.conditioning_run.passage
         cpd = trace(lot)["growth"]["cpd"] or 0.0
         producers.append((lot.number, passage.number, float(cpd)))
-    made = demo_expression_files(np.random.default_rng(20260308), producers, dt.datetime(2026, 3, 9, 10, 0))
+    made = demo_expression_files(
+        np.random.default_rng(20260308), producers, dt.datetime(2026, 3, 9, 10, 0, tzinfo=dt.UTC)
+    )
     for name, content in made.qpcr.items():
         path = _write(ctx, name, content)
         record = imports.import_file(ana, "demo: producer-cell qPCR", path.name, content)
