@@ -223,3 +223,45 @@ def test_the_approver_of_a_method_is_not_its_author(qa_user: Any) -> None:
     )
     with pytest.raises(GuardFailed, match="author"):
         analyses.approve_method(qa_user, "approve", "OWN@1", PASSWORD)
+
+
+def _released_with_computed_potency(analyst: Any, reviewer: Any, qa_user: Any, lot: Any) -> Any:
+    from tests.integration.release_support import sign
+
+    record = import_plate(analyst, {lot.number: 1.05})
+    run = analyses.analyse(analyst, "potency", [record.pk], "IDO-RP")
+    analyses.accept_run(analyst, "accepted", run.number)
+    for code, text in [("cd73", "98.6"), ("sterility", "no growth"), ("endotoxin", "< 0.5")]:
+        release.add_result(analyst, "QC result", lot.number, code, text)
+    release.transition(analyst, "submit", lot.number, "submit for review")
+    sign(reviewer, lot.number, "reviewed")
+    sign(qa_user, lot.number, "released")
+    return record
+
+
+def test_the_certificate_states_its_computed_results_were_recomputed_from_raw_data(
+    analyst: Any, reviewer: Any, qa_user: Any, lot: Any, method: Any
+) -> None:
+    from secretome.services import certificates
+
+    _released_with_computed_potency(analyst, reviewer, qa_user, lot)
+    certificate = certificates.issue_certificate(qa_user, "CoA", lot.number)
+    content = json.loads(certificate.content_json)
+    assert content["recomputed"]["statement"] == "1 of 1 computed results recomputed from raw data at issue"
+    potency = next(a for a in content["attributes"] if a["code"] == "potency")
+    assert potency["analysis_run"] and potency["raw_data"]["file_name"] == "ido-plate.csv"
+
+
+def test_no_certificate_when_a_raw_file_no_longer_matches(
+    analyst: Any, reviewer: Any, qa_user: Any, lot: Any, method: Any
+) -> None:
+    from secretome.db.quality.models import Certificate
+    from secretome.services import certificates
+
+    record = _released_with_computed_potency(analyst, reviewer, qa_user, lot)
+    content = bytearray(bytes(record.raw_file.content or b""))
+    content[-3] = ord("1") if content[-3] != ord("1") else ord("2")
+    RawFile.objects.filter(pk=record.raw_file.pk).update(content=bytes(content))
+    with pytest.raises(GuardFailed, match=r"certificate refused.*potency \(result #\d+"):
+        certificates.issue_certificate(qa_user, "CoA", lot.number)
+    assert not Certificate.objects.filter(lot=lot).exists()
