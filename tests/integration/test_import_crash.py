@@ -44,13 +44,14 @@ def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, s
 
     name = f"secretome_crash_{uuid.uuid4().hex[:10]}"
     base, _, _ = url.rpartition("/")
-    with psycopg.connect(url, autocommit=True) as admin:
+    maintenance = f"{base}/postgres"  # the named database may not exist: pytest makes test_<name>
+    with psycopg.connect(maintenance, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     env["DATABASE_URL"] = f"{base}/{name}"
     try:
         yield env
     finally:
-        with psycopg.connect(url, autocommit=True) as admin:
+        with psycopg.connect(maintenance, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -249,9 +249,11 @@ def backup(destination: Path, *, include_keys: bool = False) -> BackupOutcome:
     for path in _site_files(home, destination):
         _copy_durably(path, destination / FILES_DIRECTORY / path.relative_to(home))
     if include_keys:
+        # The keys the running site loaded: they live beside its checkpoint.
+        key_home = audit.checkpoint_path().parent
         for name in KEY_FILES:
-            if (home / name).is_file():
-                _copy_durably(home / name, destination / KEYS_DIRECTORY / name)
+            if (key_home / name).is_file():
+                _copy_durably(key_home / name, destination / KEYS_DIRECTORY / name)
     files = {
         str(path.relative_to(destination)): file_sha256(path)
         for path in sorted(destination.rglob("*"))
