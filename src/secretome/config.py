@@ -13,7 +13,7 @@ from pathlib import Path
 
 #: Environment variables Secretome reads, with what each one does. ``docs/settings.md`` documents each.
 SETTINGS: dict[str, str] = {
-    "SECRETOME_HOME": "Data directory (database, secret key, raw files, certificates). Default ~/.secretome.",
+    "SECRETOME_HOME": "Data directory (database, secret and audit keys, audit checkpoint, raw files, certificates). Default ~/.secretome.",
     "DATABASE_URL": "PostgreSQL URL (postgres://user:password@host:port/name); SQLite in the data directory when unset.",
     "SECRETOME_DEBUG": "1 turns on Django debug pages. Never on a production site.",
     "SECRETOME_ALLOWED_HOSTS": "Comma-separated host names the web app answers to. Default localhost,127.0.0.1.",

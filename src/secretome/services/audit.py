@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -141,12 +142,12 @@ def _checkpoint_on_commit() -> None:
 def _checkpoint_lock() -> Iterator[None]:
     # Several server processes commit at once; the lock keeps the checkpoint's sequence from going back.
     path = checkpoint_path().with_name(".audit_checkpoint.lock")
-    with open(path, "a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def read_checkpoint() -> Checkpoint | None:
