@@ -104,6 +104,16 @@ def test_a_file_with_no_record_and_a_partial_write_are_reported_then_removed_wit
     assert doctor.examine(grace_seconds=0).healthy
 
 
+def test_a_checkpoint_write_cut_short_is_a_partial_write_too(qa_user: Any) -> None:
+    from secretome.services.audit import checkpoint_path
+
+    leftover = checkpoint_path().parent / ".incoming-abc123"
+    leftover.write_bytes(b'{"sequence": 4')
+    assert _codes(doctor.examine(grace_seconds=0)) == ["partial_write"]
+    assert doctor.examine(repair=True, actor=qa_user, reason="tidy", grace_seconds=0).healthy
+    assert not leftover.exists()
+
+
 def test_young_files_are_left_alone_as_an_import_may_be_committing(
     analyst: Any, qa_user: Any, _data_directory: Path
 ) -> None:

@@ -10,7 +10,8 @@ its file. What the doctor can still find, by code:
 ``altered``
     A stored file (in the data directory or the database) whose bytes no longer match their SHA-256.
 ``partial_write``
-    A temporary file left by a write that never finished. ``--repair`` removes it.
+    A temporary file left by a write that never finished (in the raw store, or beside the audit
+    checkpoint). ``--repair`` removes it.
 ``no_record``
     A file in the raw store that no import names: an import rolled back or killed before its commit.
     ``--repair`` removes it.
@@ -32,7 +33,7 @@ from django.db import transaction
 from secretome.db.imports.models import RawFile
 from secretome.domain.roles import Role
 from secretome.services import imports
-from secretome.services.audit import record_event, require_reason
+from secretome.services.audit import checkpoint_path, record_event, require_reason
 from secretome.services.durable import TEMPORARY_PREFIX
 from secretome.services.errors import ServiceError
 from secretome.services.users import require_role
@@ -139,11 +140,12 @@ def check_records() -> tuple[int, list[StoreProblem]]:
 
 def _store_files() -> Iterator[Path]:
     root = imports.raw_directory()
-    if not root.is_dir():
-        return
-    for path in sorted(root.rglob("*")):
-        if path.is_file() or path.is_symlink():
-            yield path
+    if root.is_dir():
+        for path in sorted(root.rglob("*")):
+            if path.is_file() or path.is_symlink():
+                yield path
+    # A checkpoint write cut short leaves its temporary file beside the checkpoint.
+    yield from sorted(checkpoint_path().parent.glob(TEMPORARY_PREFIX + "*"))
 
 
 def _unrecorded(grace_seconds: float, now: float) -> tuple[int, int, list[tuple[StoreProblem, Path]]]:
