@@ -244,6 +244,8 @@ def backup(destination: Path, *, include_keys: bool = False) -> BackupOutcome:
     checkpoint = audit.checkpoint_path()
     if checkpoint.exists():
         _copy_durably(checkpoint, destination / AUDIT_CHECKPOINT_FILE)
+    # Read before the snapshot, so the database copy holds at least this much of the chain.
+    head = AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True).first() or 0
     vendor = snapshot_database(destination / DATABASE_FILES[_vendor()])
     # The files after the database: every committed record's file was on disk before its commit.
     for path in _site_files(home, destination):
@@ -259,14 +261,13 @@ def backup(destination: Path, *, include_keys: bool = False) -> BackupOutcome:
         for path in sorted(destination.rglob("*"))
         if path.is_file()
     }
-    head = AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True).first() or 0
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "secretome_version": __version__,
         "created_at": timezone.now().isoformat().replace("+00:00", "Z"),
         "database": vendor,
-        "audit_sequence_at_start": head,
+        "audit_sequence_at_least": head,
         "include_keys": include_keys,
         "files": files,
     }
