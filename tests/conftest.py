@@ -61,6 +61,29 @@ def _audit_triggers(request: pytest.FixtureRequest) -> Any:
     triggers.remove(connection)
 
 
+@pytest.fixture(autouse=True)
+def _audit_checkpoint(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Every test starts without an audit checkpoint, as its database starts without audit events.
+
+    Tests inside one rolled-back transaction never commit, so no commit hook runs: there the checkpoint is
+    written as each event is recorded, standing in for the commit those tests cannot make.
+    """
+    from secretome.services.audit import checkpoint_path
+
+    checkpoint_path().unlink(missing_ok=True)
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction", False)) or any(
+        name in request.fixturenames for name in ("transactional_db", "live_server", "run_cli")
+    )
+    uses_db = marker is not None or "db" in request.fixturenames
+    if uses_db and not transactional:
+        from secretome.services import audit
+
+        monkeypatch.setattr(audit, "_checkpoint_on_commit", audit.write_checkpoint)
+    yield
+    checkpoint_path().unlink(missing_ok=True)
+
+
 @pytest.fixture
 def make_user(db: Any) -> Callable[..., Any]:
     """Create a user with a role through the service layer (the first one is the system's admin)."""

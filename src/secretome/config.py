@@ -13,7 +13,7 @@ from pathlib import Path
 
 #: Environment variables Secretome reads, with what each one does. ``docs/settings.md`` documents each.
 SETTINGS: dict[str, str] = {
-    "SECRETOME_HOME": "Data directory (database, secret key, raw files, certificates). Default ~/.secretome.",
+    "SECRETOME_HOME": "Data directory (database, secret and audit keys, audit checkpoint, raw files, certificates). Default ~/.secretome.",
     "DATABASE_URL": "PostgreSQL URL (postgres://user:password@host:port/name); SQLite in the data directory when unset.",
     "SECRETOME_DEBUG": "1 turns on Django debug pages. Never on a production site.",
     "SECRETOME_ALLOWED_HOSTS": "Comma-separated host names the web app answers to. Default localhost,127.0.0.1.",
@@ -32,6 +32,12 @@ SETTINGS: dict[str, str] = {
 }
 
 SECRET_KEY_FILE = "secret_key"
+
+#: The key of the audit chain's HMAC and of its checkpoint: beside the secret key, never in the database.
+AUDIT_KEY_FILE = "audit_key"
+
+#: The signed head of the audit chain, rewritten after every commit that wrote audit events.
+AUDIT_CHECKPOINT_FILE = "audit_checkpoint.json"
 
 
 class NotInitialisedError(RuntimeError):
@@ -55,18 +61,48 @@ def read_secret_key(home: Path) -> str:
         ) from None
 
 
+def read_audit_key(home: Path) -> bytes:
+    """Read the audit chain's HMAC key kept in ``home``; :class:`NotInitialisedError` when it is missing."""
+    path = home / AUDIT_KEY_FILE
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise NotInitialisedError(
+            f"{home} has no audit key ({AUDIT_KEY_FILE}); run `secretome init`, or restore the key "
+            "from the site's key backup"
+        ) from None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise NotInitialisedError(f"{path}: the audit key is not hexadecimal") from None
+    if len(key) < 32:
+        raise NotInitialisedError(f"{path}: the audit key is shorter than 32 bytes")
+    return key
+
+
+def _create_owner_only(path: Path, text: str) -> bool:
+    """Write ``text`` to a new owner-readable file; False when the file already exists."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return True
+
+
 def ensure_secret_key(home: Path) -> bool:
-    """Create the data directory and its secret key if missing. Return True when a key was created."""
+    """Create the data directory, its secret key and its audit key if missing.
+
+    Return True when the secret key was created. Both keys are owner-only: the secret key signs sessions
+    and CSRF tokens, the audit key the audit chain and its checkpoint.
+    """
     home.mkdir(parents=True, exist_ok=True)
     (home / "static").mkdir(exist_ok=True)
-    path = home / SECRET_KEY_FILE
-    if path.exists():
-        return False
-    # Owner-only permissions: the key signs sessions and CSRF tokens.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(secrets.token_urlsafe(50))
-    return True
+    _create_owner_only(home / AUDIT_KEY_FILE, secrets.token_hex(32))
+    return _create_owner_only(home / SECRET_KEY_FILE, secrets.token_urlsafe(50))
 
 
 def integer(name: str, default: int) -> int:

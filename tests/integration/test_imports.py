@@ -10,7 +10,7 @@ import pytest
 
 from secretome.db.core.models import AuditEvent
 from secretome.db.imports.models import InstrumentImport, InstrumentMeasurement, RawFile
-from secretome.services import imports
+from secretome.services import doctor, imports
 from secretome.services.errors import Forbidden, ServiceError
 from tests.unit.instruments.samples import sample_bytes
 
@@ -78,7 +78,7 @@ def test_an_unreadable_file_is_refused_naming_the_file_and_stores_nothing(
     assert _raw_files(_data_directory) == []
 
 
-def test_a_failure_after_the_rows_were_written_rolls_everything_back_and_leaves_no_file(
+def test_a_failure_after_the_rows_were_written_rolls_back_every_row_and_leaves_only_an_orphan_file(
     analyst: Any,
     _data_directory: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -100,10 +100,15 @@ def test_a_failure_after_the_rows_were_written_rolls_everything_back_and_leaves_
         == 0
     )
     assert AuditEvent.objects.count() == events
-    assert _raw_files(_data_directory) == []
+    # The evidence is written before the commit, so a rollback leaves a file that no record names: the
+    # doctor reports it (and removes it on request), it never stands for an import.
+    (orphan,) = _raw_files(_data_directory)
+    assert orphan.name == hashlib.sha256(sample_bytes(BLU)).hexdigest()
+    report = doctor.examine(grace_seconds=0)
+    assert [(p.code, p.sha256) for p in report.problems] == [("no_record", orphan.name)]
 
 
-def test_a_large_file_goes_to_the_data_directory_under_its_hash_once_committed(
+def test_a_large_file_is_on_disk_under_its_hash_before_the_import_commits(
     analyst: Any,
     _data_directory: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -112,13 +117,11 @@ def test_a_large_file_goes_to_the_data_directory_under_its_hash_once_committed(
     monkeypatch.setattr(imports, "DATABASE_LIMIT_BYTES", 16)
     content = sample_bytes(BLU)
     digest = hashlib.sha256(content).hexdigest()
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        record = imports.import_file(analyst, "counts", "blu.csv", content)
-        assert not (_data_directory / "raw").exists()  # nothing on disk before the commit
-    for callback in callbacks:
-        callback()
     path = _data_directory / "raw" / digest[:2] / digest
-    assert path.read_bytes() == content
+    with django_capture_on_commit_callbacks(execute=False):
+        record = imports.import_file(analyst, "counts", "blu.csv", content)
+        assert path.read_bytes() == content  # on disk, synced, before the commit
+        assert oct(path.stat().st_mode & 0o777) == "0o444"
     assert record.raw_file.stored_in == "directory"
     assert record.raw_file.content is None
     assert imports.raw_content(record.raw_file) == content

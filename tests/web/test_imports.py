@@ -142,6 +142,26 @@ def test_import_confirms_stores_and_the_raw_file_downloads_byte_for_byte(
     assert InstrumentImport.objects.count() == 1
 
 
+def test_uploading_a_file_whose_raw_copy_was_lost_puts_it_back_and_says_so(
+    analyst: Any, client_for: Callable[..., Client], _data_directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from secretome.services import imports
+
+    monkeypatch.setattr(imports, "DATABASE_LIMIT_BYTES", 16)  # kept in the data directory
+    client = client_for(analyst)
+    token = _csrf(client)
+    relative = "cell_counter/Beckman_ViCell_BLU_example01.csv"
+    client.post("/imports/new/", {"file": _upload(relative), "reason": "P2 count"}, HTTP_X_CSRFTOKEN=token)
+    digest = hashlib.sha256(sample_bytes(relative)).hexdigest()
+    path = _data_directory / "raw" / digest[:2] / digest
+    path.unlink()
+    again = client.post(
+        "/imports/new/", {"file": _upload(relative), "reason": "restore"}, HTTP_X_CSRFTOKEN=token, follow=True
+    )
+    assert "its missing raw file was put back" in again.content.decode()
+    assert path.read_bytes() == sample_bytes(relative)
+
+
 def test_an_import_that_fails_shows_the_reason_and_stores_nothing(
     analyst: Any, client_for: Callable[..., Client]
 ) -> None:

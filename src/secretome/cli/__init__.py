@@ -28,6 +28,7 @@ from secretome.cli import (
     lot_genealogy,  # noqa: F401  (registers lot trace, lot list)
     lot_release,  # noqa: F401  (registers lot status, sign, step)
     quality,
+    site,
     trend,
     users,
 )
@@ -116,6 +117,8 @@ def version() -> None:
     """Print the version."""
     console.print(__version__)
 
+
+site.register(app)
 
 # The record-keeping groups come after the site commands in --help.
 culture.register(app)

@@ -24,21 +24,31 @@ app = typer.Typer(help="Read and verify the append-only audit trail.", no_args_i
 
 @app.command("verify")
 def verify(as_json: bool = JSON_OPTION) -> None:
-    """Recompute the hash chain; exit 1 naming the first bad event when it is broken."""
+    """Recompute the keyed hash chain and check its end against the signed checkpoint.
+
+    Exit 1 naming each finding (event_rewritten, truncated, restored_from_older_backup, ...).
+    """
     setup_django()
     from secretome.services import audit
 
-    report = audit.verify()
+    with refusals():
+        report = audit.verify()
 
     def render(payload: dict[str, Any]) -> None:
+        checkpoint = payload["checkpoint"]
+        anchor = "no checkpoint" if checkpoint is None else f"checkpoint at sequence {checkpoint['sequence']}"
         if payload["intact"]:
-            console.print(f"audit chain intact: {payload['events_checked']} events")
-        else:
-            brk = payload["first_break"]
+            console.print(f"audit chain intact: {payload['events_checked']} events ({anchor})")
+            return
+        brk = payload["first_break"]
+        if brk is not None:
             console.print(
                 f"audit chain BROKEN at event id {brk['event_id']} (sequence {brk['sequence']}): {brk['problem']}",
                 markup=False,
             )
+        for finding in payload["findings"]:
+            if brk is None or finding["code"] != brk["code"]:
+                console.print(f"audit trail {finding['code']}: {finding['message']}", markup=False)
 
     emit(report.to_dict(), as_json, render)
     if not report.intact:

@@ -123,6 +123,7 @@ def import_command(
     payload = {
         "import_id": record.pk,
         "created": outcome.created,
+        "restored_file": outcome.restored_file,
         "filename": record.filename,
         "sha256": record.raw_file.sha256,
         "stored_in": record.raw_file.stored_in,
@@ -143,6 +144,11 @@ def import_command(
         if p["created"]:
             console.print(
                 f"imported {p['filename']} as import #{p['import_id']}: {p['format']}, {p['measurements']} measurements"
+            )
+        elif p["restored_file"]:
+            console.print(
+                f"{p['filename']} was imported before (import #{p['import_id']}); "
+                "its missing raw file was put back in the data directory"
             )
         else:
             console.print(f"{p['filename']} was imported before (import #{p['import_id']}); nothing changed")

@@ -2,10 +2,11 @@
 
 ``inspect_file`` reads without writing. ``import_file`` is one transaction: the raw file (content-addressed
 by SHA-256), the import record, its measurements and the audit event are stored together or not at all.
-Importing the same bytes again returns the existing import and changes nothing. Files up to
-:data:`DATABASE_LIMIT_BYTES` are kept in the database; larger ones in the data directory under
-``raw/<aa>/<sha256>``, written (temporary file, then rename) only once the transaction has committed, so a
-failed or rolled-back import leaves no file behind.
+Importing the same bytes again returns the existing import and changes nothing, except that it puts
+back the raw file when the data directory has lost it. Files up to :data:`DATABASE_LIMIT_BYTES` are kept
+in the database; larger ones in the data directory under ``raw/<aa>/<sha256>``, written (temporary file,
+fsync, atomic rename, directory fsync) BEFORE the transaction commits: a crash can leave a file with no
+record (``secretome doctor`` finds and removes it), never a committed record without its evidence.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from secretome.instruments import detect
 from secretome.instruments.model import InstrumentReading, ReaderError
 from secretome.services import bounded as bounded_reads
 from secretome.services.audit import record_event, require_reason
+from secretome.services.durable import write_atomically
 from secretome.services.errors import NotFound, ServiceError
 from secretome.services.users import require_role
 
@@ -55,10 +55,15 @@ class ImportBusy(ServiceError):
 
 @dataclass(frozen=True)
 class ImportOutcome:
-    """The import record, and whether this call created it (False: the same bytes were imported before)."""
+    """The import record, and whether this call created it (False: the same bytes were imported before).
+
+    ``restored_file`` is True when the bytes were imported before and this call put back their raw file,
+    which the data directory had lost.
+    """
 
     record: InstrumentImport
     created: bool
+    restored_file: bool = False
 
 
 def sha256_of(content: bytes) -> str:
@@ -70,7 +75,8 @@ def raw_directory() -> Path:
     return data_directory() / "raw"
 
 
-def _raw_path(sha256: str) -> Path:
+def raw_path(sha256: str) -> Path:
+    """Where the raw file with this SHA-256 lives when it is kept in the data directory."""
     return raw_directory() / sha256[:2] / sha256
 
 
@@ -109,23 +115,41 @@ def _lot(lot: Lot | str | None) -> Lot | None:
     return found
 
 
-def _write_raw(sha256: str, content: bytes) -> None:
-    """Write the bytes under their hash: a temporary file in the same directory, then an atomic rename."""
-    target = _raw_path(sha256)
-    if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == sha256:
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+def raw_file_state(sha256: str) -> str:
+    """``intact``, ``missing`` or ``altered``: the raw file in the data directory against its hash."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o444)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        content = raw_path(sha256).read_bytes()
+    except FileNotFoundError:
+        return "missing"
+    return "intact" if sha256_of(content) == sha256 else "altered"
+
+
+def _write_raw(sha256: str, content: bytes) -> None:
+    """Write the bytes under their hash, durably (temporary file, fsync, atomic rename, directory fsync)."""
+    if raw_file_state(sha256) == "intact":
+        return
+    write_atomically(raw_path(sha256), content, 0o444)
+
+
+def _restore_raw(actor: Actor, reason: str, existing: InstrumentImport, content: bytes) -> bool:
+    """Put back the raw file of an earlier import when the data directory lost it (same bytes, same hash)."""
+    raw = existing.raw_file
+    if raw.stored_in != "directory":
+        return False
+    state = raw_file_state(raw.sha256)
+    if state == "intact":
+        return False
+    _write_raw(raw.sha256, content)
+    record_event(
+        actor,
+        "restore_raw_file",
+        "instrument_import",
+        existing.pk,
+        reason,
+        {"sha256": raw.sha256, "file": state},
+        {"sha256": raw.sha256, "file": "intact", "size": len(content)},
+    )
+    return True
 
 
 def raw_content(raw_file: RawFile) -> bytes:
@@ -133,7 +157,7 @@ def raw_content(raw_file: RawFile) -> bytes:
     if raw_file.stored_in == "database":
         content = bytes(raw_file.content or b"")
     else:
-        path = _raw_path(raw_file.sha256)
+        path = raw_path(raw_file.sha256)
         try:
             content = path.read_bytes()
         except FileNotFoundError:
@@ -228,9 +252,9 @@ def _store_import(
     require_role(actor, *IMPORT_ROLES)
     reason = require_reason(reason)
     sha256 = sha256_of(content)
-    existing = InstrumentImport.objects.filter(raw_file__sha256=sha256).first()
+    existing = InstrumentImport.objects.select_related("raw_file").filter(raw_file__sha256=sha256).first()
     if existing is not None:
-        return ImportOutcome(existing, False)
+        return ImportOutcome(existing, False, _restore_raw(actor, reason, existing, content))
     layout_record = get_layout(layout) if isinstance(layout, str) else layout
     lot_record = _lot(lot)
     if reading is None:
@@ -255,6 +279,10 @@ def _store_import(
             )
     except IntegrityError:
         raise ServiceError(f"{filename}: the same file is being imported at this moment; try again") from None
+    if not in_database:
+        # Before the commit: once the import record is committed its evidence is already on disk. A crash or
+        # rollback from here on leaves a file without a record, which `secretome doctor` reports and removes.
+        _write_raw(sha256, content)
     summary = _json_safe(reading.summary())
     record = InstrumentImport.objects.create(
         raw_file=raw,
@@ -299,9 +327,6 @@ def _store_import(
             "lot": lot_record.number if lot_record else None,
         },
     )
-    if not in_database:
-        # Only once the rows are committed: a rolled-back import must leave no file in the data directory.
-        transaction.on_commit(lambda: _write_raw(sha256, content))
     return ImportOutcome(record, True)
 
 

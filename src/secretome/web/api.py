@@ -144,6 +144,8 @@ class ChainVerdict(Schema):
     intact: bool
     events_checked: int
     first_break: dict[str, Any] | None
+    checkpoint: dict[str, Any] | None
+    findings: list[dict[str, Any]]
 
 
 @api.get("/audit/verify", response={200: ChainVerdict, 403: dict[str, str]}, summary="Verify the audit chain")

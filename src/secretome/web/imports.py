@@ -319,7 +319,9 @@ def import_create(request: HttpRequest) -> HttpResponse:
             {"form": form, "imports": service.list_imports(100)},
             status=422,
         )
-    if not outcome.created:
+    if outcome.restored_file:
+        messages.info(request, "This file was imported before; its missing raw file was put back.")
+    elif not outcome.created:
         messages.info(request, "This file was imported before; nothing changed.")
     return redirect(reverse("import_detail", args=[outcome.record.pk]))
 

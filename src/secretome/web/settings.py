@@ -9,13 +9,15 @@ from typing import Any
 import dj_database_url
 import django_stubs_ext
 
-from secretome.config import data_directory, flag, read_secret_key
+from secretome.config import data_directory, flag, read_audit_key, read_secret_key
 
 # Lets generic classes such as ModelAdmin[AuditEvent] be subscripted at run time, as the type stubs have them.
 django_stubs_ext.monkeypatch()
 
 HOME = data_directory()
 SECRET_KEY = read_secret_key(HOME)
+# The audit chain's HMAC key, from its own file beside the secret key (never in the database).
+AUDIT_HMAC_KEY = read_audit_key(HOME)
 DEBUG = flag("SECRETOME_DEBUG", False)
 ALLOWED_HOSTS = [
     h.strip()
