@@ -492,5 +492,6 @@ def store_document(actor: Actor, filename: str, content: bytes) -> RawFile:
         received_by=user,
     )
     if not in_database:
-        transaction.on_commit(lambda: _write_raw(sha256, content))
+        # Before the commit, as for imports: a committed record never lacks its file (doctor finds strays).
+        _write_raw(sha256, content)
     return raw
