@@ -83,9 +83,16 @@ def _check(kind_name: str, settings: Mapping[str, Any], normalisation: str) -> d
     if normalisation not in NORMALISATIONS:
         raise ServiceError(f"normalisation: {normalisation!r} is not one of {', '.join(NORMALISATIONS)}")
     try:
-        return kind.check_settings(settings)
+        checked = kind.check_settings(settings)
     except ValueError as exc:
         raise ServiceError(f"settings: {exc}") from None
+    # A kind that normalises itself (standard-curve) must agree with the method's declared normalisation,
+    # so the method list never says one thing while the engine does another.
+    if "normalisation" in checked and normalisation != "none" and checked["normalisation"] != normalisation:
+        raise ServiceError(
+            f"normalisation: the method says {normalisation!r}, its settings say {checked['normalisation']!r}"
+        )
+    return checked
 
 
 @transaction.atomic
