@@ -155,8 +155,10 @@ class _BatchProblem:
         log_ratio = log_c - log_dose
         u = hill * log_ratio
         np.clip(u, -700.0, 700.0, out=u)
-        e = np.exp(u)
-        complement = 1.0 / (1.0 + e)
+        # In-place arithmetic below saves temporaries; the operations and their order are unchanged.
+        e = np.exp(u, out=u)
+        complement = np.add(1.0, e)
+        np.divide(1.0, complement, out=complement)
         sigma = e * complement
         span = top - bottom
         # Parameter-major Jacobian (P, rows, N), as the solver keeps it.
@@ -170,13 +172,18 @@ class _BatchProblem:
             np.multiply(-span * g * w * s, sqrt_w, out=jac[4])
         else:
             w = complement
-            dw_du = -w * sigma
+            dw_du = np.negative(w)
+            dw_du *= sigma
             np.multiply(sigma, sqrt_w, out=jac[0])
         np.multiply(w, sqrt_w, out=jac[1])
-        shape = span * dw_du * sqrt_w
+        shape = np.multiply(span, dw_du, out=dw_du)
+        shape *= sqrt_w
         np.multiply(shape, hill, out=jac[2])
         np.multiply(shape, log_ratio, out=jac[3])
-        residual: FloatArray = (bottom + span * w - response) * sqrt_w
+        residual: FloatArray = span * w
+        residual += bottom
+        residual -= response
+        residual *= sqrt_w
         return residual, jac
 
     def _rows(self, rows: lm.IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
