@@ -201,22 +201,24 @@ def levenberg_marquardt(
     cost = np.einsum("bn,bn->b", r, r)
     # The Jacobian is kept parameter-major, (P, rows, N): every product below is over contiguous rows.
     jac = param_major(jacobian(theta, everyone))
-    damping = np.full(rows, float(initial_damping))
     status = np.where(np.isfinite(cost), RUNNING, NOT_FINITE)
     status = np.where((status == RUNNING) & (cost == 0.0), CONVERGED, status)
     iterations = np.zeros(rows, dtype=int)
 
-    for _ in range(max_iterations):
-        idx = np.flatnonzero(status == RUNNING)
+    # The working set holds only the rows still running, compacted whenever some stop: every array below is
+    # indexed like ``idx`` (their rows in the batch), so an iteration neither gathers the running rows out of
+    # the batch nor scatters them back; a row's parameters and cost are written back once, when it stops.
+    idx = np.flatnonzero(status == RUNNING)
+    t, c, lo, hi = theta, cost.copy(), low, high
+    if idx.size < rows:
+        t, c, lo, hi, r, jac = t[idx], c[idx], lo[idx], hi[idx], r[idx], jac[:, idx]
+    damping = np.full(idx.size, float(initial_damping))
+    completed = 0
+    for completed in range(1, max_iterations + 1):
         if idx.size == 0:
+            completed -= 1
             break
-        iterations[idx] += 1
-        everyone_running = idx.size == rows
-        j = jac if everyone_running else jac[:, idx]
-        ri = r if everyone_running else r[idx]
-        t = theta[idx]
-        lo, hi = low[idx], high[idx]
-        step = _damped_step(j, ri, t, lo, hi, damping[idx])
+        step = _damped_step(jac, r, t, lo, hi, damping)
         candidate = np.clip(t + step, lo, hi)
         step = candidate - t
         if combined is not None:
@@ -225,30 +227,43 @@ def levenberg_marquardt(
         else:
             r_new = residuals(candidate, idx)
         cost_new = np.einsum("bn,bn->b", r_new, r_new)
-        old = cost[idx]
-        accepted = np.isfinite(cost_new) & (cost_new < old)
-        small_change = (old - cost_new) <= ftol * old
+        accepted = np.isfinite(cost_new) & (cost_new < c)
+        rejected = ~accepted
+        small_change = (c - cost_new) <= ftol * c
         small_step = np.all(np.abs(step) <= xtol * (np.abs(t) + xtol), axis=1)
-        take = idx[accepted]
-        if take.size:
-            theta[take] = candidate[accepted]
-            cost[take] = cost_new[accepted]
-            if everyone_running and take.size == rows:
-                r = r_new
-                jac = jac_new if combined is not None else param_major(jacobian(theta, everyone))
-            else:
-                r[take] = r_new[accepted]
-                jac[:, take] = (
-                    jac_new[:, accepted] if combined is not None else param_major(jacobian(theta[take], take))
-                )
-        damping[take] = np.maximum(damping[take] / 3.0, 1e-15)
-        damping[idx[~accepted]] *= 4.0
+        any_rejected = bool(rejected.any())
+        if combined is not None:
+            # Most steps are accepted: adopt the new arrays and put the few rejected rows back.
+            if any_rejected:
+                candidate[rejected] = t[rejected]
+                cost_new[rejected] = c[rejected]
+                r_new[rejected] = r[rejected]
+                jac_new[:, rejected] = jac[:, rejected]
+            t, c, r, jac = candidate, cost_new, r_new, jac_new
+        elif accepted.any():
+            t = np.where(accepted[:, None], candidate, t)
+            c = np.where(accepted, cost_new, c)
+            r[accepted] = r_new[accepted]
+            jac[:, accepted] = param_major(jacobian(t[accepted], idx[accepted]))
+        damping = np.where(accepted, np.maximum(damping / 3.0, 1e-15), damping * 4.0)
         tests = (small_change | small_step) if either_criterion else (small_change & small_step)
-        done = (accepted & tests) | (cost[idx] == 0.0)
+        done = (accepted & tests) | (c == 0.0)
         # No step lowers the sum of squares even with heavy damping, or the step has vanished: a minimum.
-        stuck = ~accepted & ((damping[idx] > 1e14) | small_step)
-        status[idx[done | stuck]] = CONVERGED
-    status = np.where(status == RUNNING, MAX_ITERATIONS, status)
+        stuck = rejected & ((damping > 1e14) | small_step)
+        finished = done | stuck
+        if finished.any():
+            stopped = idx[finished]
+            theta[stopped] = t[finished]
+            cost[stopped] = c[finished]
+            status[stopped] = CONVERGED
+            iterations[stopped] = completed
+            keep = ~finished
+            idx, t, c, lo, hi = idx[keep], t[keep], c[keep], lo[keep], hi[keep]
+            r, jac, damping = r[keep], jac[:, keep], damping[keep]
+    theta[idx] = t
+    cost[idx] = c
+    status[idx] = MAX_ITERATIONS
+    iterations[idx] = completed
     return Solution(theta=theta, cost=cost, status=status, iterations=iterations)
 
 

@@ -59,10 +59,23 @@ def _core(
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, NDArray[np.bool_]]:
     """The shared pieces: ``w = (1 + e^u)^-g`` (fraction of the way from the dose-0 end), ``s``, ``sigma(u)``,
     ``ln(inflection/x)`` and the blank mask."""
+    g = _as_float(asymmetry)
+    e, log_ratio, blank = _exp_u(dose, inflection, hill)
+    with np.errstate(invalid="ignore", over="ignore"):
+        complement = 1.0 / (1.0 + e)  # = 1 - sigma(u) = e^-s
+        sig = e * complement
+        s = np.log1p(e)
+        w = complement if np.ndim(g) == 0 and g == 1.0 else np.exp(-g * s)
+    return w, s, sig, log_ratio, blank
+
+
+def _exp_u(
+    dose: ArrayLike, inflection: ArrayLike, hill: ArrayLike
+) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
+    """``e^u`` with ``u = hill * ln(inflection / x)`` (clipped), ``ln(inflection / x)`` and the blank mask."""
     x = _as_float(dose)
     c = _as_float(inflection)
     h = _as_float(hill)
-    g = _as_float(asymmetry)
     log_ratio, blank = _log_ratio(x, c)
     any_blank = bool(blank.any())
     with np.errstate(invalid="ignore", over="ignore"):
@@ -77,11 +90,7 @@ def _core(
             e = np.exp(np.clip(u, -700.0, 700.0, out=u), out=u)  # u is a fresh array: reuse it
         else:
             e = np.exp(np.clip(u, -700.0, 700.0))
-        complement = 1.0 / (1.0 + e)  # = 1 - sigma(u) = e^-s
-        sig = e * complement
-        s = np.log1p(e)
-        w = complement if np.ndim(g) == 0 and g == 1.0 else np.exp(-g * s)
-    return w, s, sig, log_ratio, blank
+    return e, log_ratio, blank
 
 
 def five_pl(
@@ -112,7 +121,11 @@ def five_pl(
     numpy.ndarray
         ``bottom + (top - bottom) / (1 + (inflection / dose) ** hill) ** asymmetry``, broadcast over all inputs.
     """
-    w, _s, _sig, _lr, _blank = _core(dose, inflection, hill, asymmetry)
+    # Only w is needed here: the derivative pieces of _core (sigma, log1p) are skipped, same values.
+    g = _as_float(asymmetry)
+    e, _lr, _blank = _exp_u(dose, inflection, hill)
+    with np.errstate(invalid="ignore", over="ignore"):
+        w = 1.0 / (1.0 + e) if np.ndim(g) == 0 and g == 1.0 else np.exp(-g * np.log1p(e))
     b = _as_float(bottom)
     t = _as_float(top)
     result: FloatArray = b + (t - b) * w
