@@ -111,6 +111,21 @@ def test_a_plate_with_several_lots_reports_for_each(
     assert by_lot[lot.number] == pytest.approx(100, rel=0.08)
 
 
+def test_the_runs_of_a_lot_are_found_however_many_newer_runs_name_other_lots(
+    analyst: Any, lot: Any, method: Any
+) -> None:
+    mine = analyses.analyse(
+        analyst, "potency of the lot", [import_plate(analyst, {lot.number: 0.9}).pk], "IDO-RP"
+    )
+    other = make_lot(analyst)
+    record = import_plate(analyst, {other.number: 1.1}, seed=8)
+    for _ in range(6):
+        analyses.analyse(analyst, "potency of another lot", [record.pk], "IDO-RP")
+
+    assert [run.number for run in analyses.list_runs(lot.number, limit=1)] == [mine.number]
+    assert len(analyses.list_runs(other.number, limit=4)) == 4
+
+
 def test_a_computed_attribute_refuses_a_typed_result(analyst: Any, lot: Any) -> None:
     with pytest.raises(GuardFailed, match="accepted analysis run"):
         release.add_result(analyst, "typed", lot.number, "potency", "95", raw_file="ido-L1.csv")

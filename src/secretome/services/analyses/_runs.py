@@ -21,6 +21,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from secretome import __version__
@@ -501,11 +502,19 @@ def get_run(number: str, for_update: bool = False) -> AnalysisRun:
 
 def list_runs(lot: str | None = None, limit: int = 200) -> list[AnalysisRun]:
     query = AnalysisRun.objects.select_related("method", "lot", "created_by")
-    if lot:
-        query = query.filter(lots__contains=[lot]) if _json_contains_supported() else query
-        runs = [r for r in query[: limit * 4] if lot in r.lots or (r.lot and r.lot.number == lot)]
-        return runs[:limit]
-    return list(query[:limit])
+    if not lot:
+        return list(query[:limit])
+    if _json_contains_supported():
+        query = query.filter(Q(lots__contains=[lot]) | Q(lot__number=lot))
+    # SQLite cannot look inside a JSON list, so the runs are read in order until ``limit`` of them name the
+    # lot: a fixed window of rows could miss a lot whose runs are older than the window.
+    runs: list[AnalysisRun] = []
+    for run in query.iterator(chunk_size=500):
+        if lot in run.lots or (run.lot is not None and run.lot.number == lot):
+            runs.append(run)
+            if len(runs) == limit:
+                break
+    return runs
 
 
 def _json_contains_supported() -> bool:
