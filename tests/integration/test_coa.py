@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import json
 import re
+import stat
 from typing import Any
 
 import pytest
 from pypdf import PdfReader
 
-from secretome.services import certificates, release
+from secretome.services import certificates, durable, release
 from secretome.services.errors import Forbidden, GuardFailed
 from tests.integration.release_support import PASSWORD, approved_specification, conforming_results, make_lot
 
@@ -61,6 +62,13 @@ def test_a_certificate_is_a_pdf_a_3b_with_its_json_embedded(issued: tuple[Any, b
     assert embedded["lot"] == certificate.lot.number
     assert {s["meaning"] for s in embedded["signatures"]} == {"reviewed", "released"}
     assert [a["verdict"] for a in embedded["attributes"] if a["release_test"]] == ["conforms"] * 4
+
+
+def test_an_issued_pdf_is_stored_read_only_and_no_partial_write_remains(issued: tuple[Any, bytes]) -> None:
+    certificate, _ = issued
+    directory = certificates.certificates_directory()
+    assert stat.S_IMODE((directory / certificate.file_name).stat().st_mode) == 0o444
+    assert not [p.name for p in directory.iterdir() if p.name.startswith(durable.TEMPORARY_PREFIX)]
 
 
 def test_the_certificate_shows_genealogy_results_and_signatures(released_lot: Any, qa_user: Any) -> None:

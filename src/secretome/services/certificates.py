@@ -27,6 +27,7 @@ from secretome.domain.lot_lifecycle import LotState
 from secretome.domain.roles import Role
 from secretome.services.analyses import verify_lot
 from secretome.services.audit import record_event, require_reason
+from secretome.services.durable import write_atomically
 from secretome.services.errors import GuardFailed, NotFound
 from secretome.services.release.lots import (
     RECORD_TYPE,
@@ -286,7 +287,9 @@ def issue_certificate(actor: User, reason: str, lot_number: str) -> Certificate:
     pdf = render_pdf(content, plots_of(lot))
     content_json = canonical_json(content)
     file_name = f"{number}.pdf"
-    (certificates_directory() / file_name).write_bytes(pdf)
+    # A crash mid-write must not leave a truncated PDF under the name the record points to; like a raw file,
+    # an issued PDF is read-only.
+    write_atomically(certificates_directory() / file_name, pdf, 0o444)
     certificate = Certificate.objects.create(
         number=number,
         lot=lot,
