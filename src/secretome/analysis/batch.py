@@ -80,40 +80,51 @@ def starting_values(model: Model, dose: FloatArray, response: FloatArray, weight
     used = weights > 0
     positive = used & (dose > 0)
     big = np.finfo(np.float64).max
-    low = np.min(np.where(used, response, big), axis=1)
-    high = np.max(np.where(used, response, -big), axis=1)
+    low = np.min(response, axis=1, where=used, initial=big)
+    high = np.max(response, axis=1, where=used, initial=-big)
     pad = 0.05 * np.maximum(high - low, 1e-12)
     bottom, top = low - pad, high + pad
-    fraction = np.clip((response - bottom[:, None]) / (top - bottom)[:, None], 0.02, 0.98)
-    logit = np.log(fraction / (1 - fraction))
-    # ln 1 = 0 exactly, so the wells that are not positive doses drop out of the sums without a mask.
+    fraction = response - bottom[:, None]
+    fraction /= (top - bottom)[:, None]
+    np.clip(fraction, 0.02, 0.98, out=fraction)
+    logit = np.subtract(1.0, fraction)
+    np.divide(fraction, logit, out=logit)
+    np.log(logit, out=logit)
+    # Sums over the positive doses are products with the 0/1 mask (one pass each, no masked copies); ln 1 = 0
+    # exactly, so the wells that are not positive doses drop out of the ln(dose) sums without a mask.
+    mask = positive.astype(np.float64)
     log_dose = np.log(np.where(positive, dose, 1.0))
     count = np.maximum(positive.sum(axis=1), 1)
     mean_x = np.sum(log_dose, axis=1) / count
-    mean_l = np.sum(np.where(positive, logit, 0), axis=1) / count
-    dx = np.where(positive, log_dose - mean_x[:, None], 0)
-    dl = np.where(positive, logit - mean_l[:, None], 0)
-    sxx = np.sum(dx * dx, axis=1)
-    slope = np.where(sxx > 0, np.sum(dx * dl, axis=1) / np.where(sxx > 0, sxx, 1), 1.0)
+    mean_l = np.einsum("cn,cn->c", mask, logit) / count
+    dx = log_dose - mean_x[:, None]
+    dx *= mask
+    logit -= mean_l[:, None]
+    sxx = np.einsum("cn,cn->c", dx, dx)
+    slope = np.where(sxx > 0, np.einsum("cn,cn->c", dx, logit) / np.where(sxx > 0, sxx, 1), 1.0)
     slope = np.where(np.abs(slope) < 0.3, np.where(slope >= 0, 0.3, -0.3), np.clip(slope, -20, 20))
-    x_min = np.min(np.where(positive, log_dose, np.inf), axis=1)
-    x_max = np.max(np.where(positive, log_dose, -np.inf), axis=1)
+    x_min = np.min(log_dose, axis=1, where=positive, initial=np.inf)
+    x_max = np.max(log_dose, axis=1, where=positive, initial=-np.inf)
     log_c = np.clip(mean_x - mean_l / slope, x_min - 1, x_max + 1)
     # The unit logistic of that slope and inflection at every well, as five_pl computes it (ln of the
     # inflection taken back from exp, so the same rounding), from the ln(dose) already at hand; a blank sits
     # on the dose-0 asymptote (u clipped at +-700).
-    u = slope[:, None] * (np.log(np.exp(log_c))[:, None] - log_dose)
+    u = np.log(np.exp(log_c))[:, None] - log_dose
+    u *= slope[:, None]
     np.clip(u, -700.0, 700.0, out=u)
     blank = used & (dose == 0)
     if blank.any():
         u = np.where(blank, np.copysign(700.0, slope)[:, None], u)
-    shape = 1.0 / (1.0 + np.exp(u))
+    shape = np.exp(u, out=u)
+    shape += 1.0
+    np.divide(1.0, shape, out=shape)
     # Best asymptotes for that shape: weighted linear least squares, solved in closed form per curve.
     root = np.sqrt(weights)
-    a, b = (1 - shape) * root, shape * root
+    b = shape * root
+    a = root - b
     target = response * root
-    saa, sab, sbb = np.sum(a * a, 1), np.sum(a * b, 1), np.sum(b * b, 1)
-    say, sby = np.sum(a * target, 1), np.sum(b * target, 1)
+    saa, sab, sbb = (np.einsum("cn,cn->c", a, a), np.einsum("cn,cn->c", a, b), np.einsum("cn,cn->c", b, b))
+    say, sby = np.einsum("cn,cn->c", a, target), np.einsum("cn,cn->c", b, target)
     det = saa * sbb - sab**2
     ok = np.abs(det) > 1e-12 * np.maximum(saa * sbb, 1e-300)
     safe = np.where(ok, det, 1.0)
