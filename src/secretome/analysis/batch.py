@@ -80,40 +80,51 @@ def starting_values(model: Model, dose: FloatArray, response: FloatArray, weight
     used = weights > 0
     positive = used & (dose > 0)
     big = np.finfo(np.float64).max
-    low = np.min(np.where(used, response, big), axis=1)
-    high = np.max(np.where(used, response, -big), axis=1)
+    low = np.min(response, axis=1, where=used, initial=big)
+    high = np.max(response, axis=1, where=used, initial=-big)
     pad = 0.05 * np.maximum(high - low, 1e-12)
     bottom, top = low - pad, high + pad
-    fraction = np.clip((response - bottom[:, None]) / (top - bottom)[:, None], 0.02, 0.98)
-    logit = np.log(fraction / (1 - fraction))
-    # ln 1 = 0 exactly, so the wells that are not positive doses drop out of the sums without a mask.
+    fraction = response - bottom[:, None]
+    fraction /= (top - bottom)[:, None]
+    np.clip(fraction, 0.02, 0.98, out=fraction)
+    logit = np.subtract(1.0, fraction)
+    np.divide(fraction, logit, out=logit)
+    np.log(logit, out=logit)
+    # Sums over the positive doses are products with the 0/1 mask (one pass each, no masked copies); ln 1 = 0
+    # exactly, so the wells that are not positive doses drop out of the ln(dose) sums without a mask.
+    mask = positive.astype(np.float64)
     log_dose = np.log(np.where(positive, dose, 1.0))
     count = np.maximum(positive.sum(axis=1), 1)
     mean_x = np.sum(log_dose, axis=1) / count
-    mean_l = np.sum(np.where(positive, logit, 0), axis=1) / count
-    dx = np.where(positive, log_dose - mean_x[:, None], 0)
-    dl = np.where(positive, logit - mean_l[:, None], 0)
-    sxx = np.sum(dx * dx, axis=1)
-    slope = np.where(sxx > 0, np.sum(dx * dl, axis=1) / np.where(sxx > 0, sxx, 1), 1.0)
+    mean_l = np.einsum("cn,cn->c", mask, logit) / count
+    dx = log_dose - mean_x[:, None]
+    dx *= mask
+    logit -= mean_l[:, None]
+    sxx = np.einsum("cn,cn->c", dx, dx)
+    slope = np.where(sxx > 0, np.einsum("cn,cn->c", dx, logit) / np.where(sxx > 0, sxx, 1), 1.0)
     slope = np.where(np.abs(slope) < 0.3, np.where(slope >= 0, 0.3, -0.3), np.clip(slope, -20, 20))
-    x_min = np.min(np.where(positive, log_dose, np.inf), axis=1)
-    x_max = np.max(np.where(positive, log_dose, -np.inf), axis=1)
+    x_min = np.min(log_dose, axis=1, where=positive, initial=np.inf)
+    x_max = np.max(log_dose, axis=1, where=positive, initial=-np.inf)
     log_c = np.clip(mean_x - mean_l / slope, x_min - 1, x_max + 1)
     # The unit logistic of that slope and inflection at every well, as five_pl computes it (ln of the
     # inflection taken back from exp, so the same rounding), from the ln(dose) already at hand; a blank sits
     # on the dose-0 asymptote (u clipped at +-700).
-    u = slope[:, None] * (np.log(np.exp(log_c))[:, None] - log_dose)
+    u = np.log(np.exp(log_c))[:, None] - log_dose
+    u *= slope[:, None]
     np.clip(u, -700.0, 700.0, out=u)
     blank = used & (dose == 0)
     if blank.any():
         u = np.where(blank, np.copysign(700.0, slope)[:, None], u)
-    shape = 1.0 / (1.0 + np.exp(u))
+    shape = np.exp(u, out=u)
+    shape += 1.0
+    np.divide(1.0, shape, out=shape)
     # Best asymptotes for that shape: weighted linear least squares, solved in closed form per curve.
     root = np.sqrt(weights)
-    a, b = (1 - shape) * root, shape * root
+    b = shape * root
+    a = root - b
     target = response * root
-    saa, sab, sbb = np.sum(a * a, 1), np.sum(a * b, 1), np.sum(b * b, 1)
-    say, sby = np.sum(a * target, 1), np.sum(b * target, 1)
+    saa, sab, sbb = (np.einsum("cn,cn->c", a, a), np.einsum("cn,cn->c", a, b), np.einsum("cn,cn->c", b, b))
+    say, sby = np.einsum("cn,cn->c", a, target), np.einsum("cn,cn->c", b, target)
     det = saa * sbb - sab**2
     ok = np.abs(det) > 1e-12 * np.maximum(saa * sbb, 1e-300)
     safe = np.where(ok, det, 1.0)
@@ -127,17 +138,17 @@ def starting_values(model: Model, dose: FloatArray, response: FloatArray, weight
 
 @dataclass(frozen=True)
 class _BatchProblem:
+    """Residuals and Jacobian of many curves; ``log_dose`` is ``ln x`` with blanks at -1e6 and
+    ``unit_weights`` says every weight is 1 or 0 (a missing well)."""
+
     model: Model
-    dose: FloatArray
+    log_dose: FloatArray
     response: FloatArray
     sqrt_weights: FloatArray
+    unit_weights: bool = False
 
     def residuals(self, theta: FloatArray, rows: lm.IntArray) -> FloatArray:
-        params = self.model.from_internal(theta)
-        result: FloatArray = (
-            self.model.predict(self.dose[rows], params) - self.response[rows]
-        ) * self.sqrt_weights[rows]
-        return result
+        return self.both(theta, rows)[0]
 
     def jacobian(self, theta: FloatArray, rows: lm.IntArray) -> FloatArray:
         """Parameter-major Jacobian ``(P, rows, N)`` in the internal parameters."""
@@ -157,12 +168,28 @@ class _BatchProblem:
         np.clip(u, -700.0, 700.0, out=u)
         # In-place arithmetic below saves temporaries; the operations and their order are unchanged.
         e = np.exp(u, out=u)
-        complement = np.add(1.0, e)
-        np.divide(1.0, complement, out=complement)
-        sigma = e * complement
         span = top - bottom
         # Parameter-major Jacobian (P, rows, N), as the solver keeps it.
         jac = np.empty((self.model.size, *log_dose.shape))
+        if self.model.size == 4 and self.unit_weights:
+            # Weights of 1 and 0 (missing wells): the 0/1 mask is the numerator of w = 1 / (1 + e^u), so
+            # w, sigma = e w and sigma w come out masked without a pass of their own (m^2 = m); only the
+            # residual needs the mask once more. Bit for bit the values of the general path below.
+            w = np.add(1.0, e, out=jac[1])
+            np.divide(sqrt_w, w, out=w)
+            sigma = np.multiply(e, w, out=jac[0])
+            shape = np.multiply(sigma, w, out=e)
+            shape *= -span
+            np.multiply(shape, hill, out=jac[2])
+            np.multiply(shape, log_ratio, out=jac[3])
+            residual: FloatArray = span * w
+            residual += bottom
+            residual -= response
+            residual *= sqrt_w
+            return residual, jac
+        complement = np.add(1.0, e)
+        np.divide(1.0, complement, out=complement)
+        sigma = e * complement
         if self.model.size == 5:
             g = np.exp(theta[:, 4:5])
             s = np.log1p(e)
@@ -180,7 +207,7 @@ class _BatchProblem:
         shape *= sqrt_w
         np.multiply(shape, hill, out=jac[2])
         np.multiply(shape, log_ratio, out=jac[3])
-        residual: FloatArray = span * w
+        residual = span * w
         residual += bottom
         residual -= response
         residual *= sqrt_w
@@ -202,35 +229,64 @@ class _BatchProblem:
         object.__setattr__(self, "_selected", (rows, *selection))
         return selection
 
-    @property
-    def log_dose(self) -> FloatArray:
-        """``ln x`` with blanks at -1e6 (cached)."""
-        cached: FloatArray | None = self.__dict__.get("_log_dose")
-        if cached is None:
-            with np.errstate(divide="ignore"):
-                cached = np.where(self.dose > 0, np.log(np.where(self.dose > 0, self.dose, 1.0)), -1e6)
-            object.__setattr__(self, "_log_dose", cached)
-        return cached
 
-
-def _information(problem: _BatchProblem, spec: Model, params: FloatArray) -> FloatArray:
-    """``J^T W J`` per curve in the natural parameters, shape ``(curves, P, P)``.
-
-    The weighted Jacobian comes parameter-major from the solver's own formulas (internal parameters, then
-    ``d/d inflection = d/d ln(inflection) / inflection``, likewise the asymmetry), and each entry of the
-    symmetric matrix is one product over contiguous rows: three times faster than the row-major Jacobian of
-    :meth:`Model.jacobian` with a batched matrix product, the same values to rounding.
-    """
+def _information(problem: _BatchProblem, spec: Model, params: FloatArray, rows: lm.IntArray) -> FloatArray:
+    """``J^T W J`` in the internal parameters for ``rows`` of the problem at natural ``params``, shape
+    ``(rows, P, P)`` (for curves refitted outside the batched solver)."""
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        _residual, jac = problem.both(spec.to_internal(params), np.arange(params.shape[0]))
-        jac[2] /= params[:, 2:3]
-        if spec.size == 5:
-            jac[4] /= params[:, 4:5]
-    information = np.empty((params.shape[0], spec.size, spec.size))
+        _residual, jac = problem.both(spec.to_internal(params), rows)
+    information = np.empty((rows.size, spec.size, spec.size))
     for i in range(spec.size):
         for k in range(i, spec.size):
             information[:, i, k] = information[:, k, i] = np.einsum("cn,cn->c", jac[i], jac[k])
     return information
+
+
+def _inverse(information: FloatArray) -> FloatArray:
+    """Inverse of every symmetric positive-definite ``(P, P)`` matrix of a batch ``(rows, P, P)``.
+
+    Cholesky, inverse of the factor and ``L^-T L^-1`` written out over the rows axis as contiguous vectors
+    (LAPACK's per-matrix overhead dominates 4x4 systems); rows whose pivots are not positive go through
+    :func:`numpy.linalg.inv` (its pseudo-inverse when singular).
+    """
+    size = information.shape[1]
+    entry = np.ascontiguousarray(information.transpose(1, 2, 0))
+    factor: dict[tuple[int, int], FloatArray] = {}
+    good = np.ones(information.shape[0], dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        for i in range(size):
+            for k in range(i + 1):
+                value = entry[i, k].copy()
+                for m in range(k):
+                    value -= factor[i, m] * factor[k, m]
+                if i == k:
+                    good &= value > 0
+                    factor[i, i] = np.sqrt(np.where(value > 0, value, 1.0))
+                else:
+                    factor[i, k] = value / factor[k, k]
+        # Inverse of the lower factor, column by column, then A^-1 = L^-T L^-1.
+        lower: dict[tuple[int, int], FloatArray] = {}
+        for k in range(size):
+            lower[k, k] = 1.0 / factor[k, k]
+            for i in range(k + 1, size):
+                value = factor[i, k] * lower[k, k]
+                for m in range(k + 1, i):
+                    value = value + factor[i, m] * lower[m, k]
+                lower[i, k] = -value / factor[i, i]
+        inverse = np.empty_like(information)
+        for i in range(size):
+            for k in range(i, size):
+                value = lower[k, i] * lower[k, k]
+                for m in range(k + 1, size):
+                    value = value + lower[m, i] * lower[m, k]
+                inverse[:, i, k] = inverse[:, k, i] = value
+    bad = ~good | ~np.all(np.isfinite(inverse), axis=(1, 2))
+    if np.any(bad):
+        try:
+            inverse[bad] = np.linalg.inv(information[bad])
+        except np.linalg.LinAlgError:
+            inverse[bad] = np.linalg.pinv(information[bad])
+    return inverse
 
 
 def fit_curves(
@@ -273,23 +329,25 @@ def fit_curves(
     if kind not in ("4pl", "5pl"):
         raise ValueError(f"model: fit_curves fits '4pl' or '5pl', not {model!r}")
     spec = FIVE_PL if kind == "5pl" else FOUR_PL
-    y = np.array(response, dtype=np.float64, copy=True)
+    y = np.asarray(response, dtype=np.float64)
     if y.ndim != 2:
         raise ValueError("response: expected shape (curves, points)")
-    x = np.array(np.broadcast_to(np.asarray(dose, dtype=np.float64), y.shape), copy=True)
-    w = (
-        np.ones_like(y)
-        if weights is None
-        else np.array(np.broadcast_to(np.asarray(weights, dtype=np.float64), y.shape), copy=True)
-    )
-    if np.any(x[np.isfinite(x)] < 0):
+    x = np.broadcast_to(np.asarray(dose, dtype=np.float64), y.shape)
+    # nan compares False, so these see the finite entries only.
+    if np.any(x < 0):
         raise ValueError("dose: negative dose")
-    if np.any(w[np.isfinite(w)] < 0):
-        raise ValueError("weights: negative weight")
-    used = np.isfinite(x) & np.isfinite(y) & np.isfinite(w) & (w > 0)
-    w = np.where(used, w, 0.0)
-    x = np.where(used, x, 1.0)
-    y = np.where(used, y, 0.0)
+    used = np.isfinite(x) & np.isfinite(y)
+    if weights is None:
+        w = used.astype(np.float64)
+    else:
+        w = np.broadcast_to(np.asarray(weights, dtype=np.float64), y.shape)
+        if np.any(w < 0):
+            raise ValueError("weights: negative weight")
+        used &= np.isfinite(w) & (w > 0)
+        w = np.where(used, w, 0.0)
+    if not used.all():
+        x = np.where(used, x, 1.0)
+        y = np.where(used, y, 0.0)
     curves = y.shape[0]
     n = used.sum(axis=1)
     positive = used & (x > 0)
@@ -297,9 +355,8 @@ def fit_curves(
     with np.errstate(invalid="ignore"):
         steps = np.isfinite(ordered[:, 1:]) & (np.diff(ordered, axis=1) > 0)
     distinct = np.isfinite(ordered[:, 0]).astype(int) + steps.sum(axis=1)
-    big = np.finfo(np.float64).max
-    spread = np.max(np.where(used, y, -big), axis=1) - np.min(np.where(used, y, big), axis=1)
-    fittable = (distinct >= spec.size) & (positive.sum(axis=1) > 0) & (spread > 0)
+    spread = np.max(y, axis=1, where=used, initial=-np.inf) - np.min(y, axis=1, where=used, initial=np.inf)
+    fittable = (distinct >= spec.size) & (positive.any(axis=1)) & (spread > 0)
 
     values = np.full((curves, spec.size), np.nan)
     covariance = np.full((curves, spec.size, spec.size), np.nan)
@@ -308,14 +365,17 @@ def fit_curves(
     iterations = np.zeros(curves, dtype=int)
     rows = np.flatnonzero(fittable)
     if rows.size:
-        problem = _BatchProblem(spec, x[rows], y[rows], np.sqrt(w[rows]))
-        starts = starting_values(spec, x[rows], y[rows], w[rows])
-        log_min = np.min(
-            np.where(positive[rows], np.log(np.where(positive[rows], x[rows], 1.0)), np.inf), axis=1
-        )
-        log_max = np.max(
-            np.where(positive[rows], np.log(np.where(positive[rows], x[rows], 1.0)), -np.inf), axis=1
-        )
+        if rows.size < curves:
+            x, y, w, positive, used = x[rows], y[rows], w[rows], positive[rows], used[rows]
+        # ln x once for the starting values, the bounds and the solver (0 where not a positive dose).
+        log_dose = np.log(np.where(positive, x, 1.0))
+        log_min = np.min(log_dose, axis=1, where=positive, initial=np.inf)
+        log_max = np.max(log_dose, axis=1, where=positive, initial=-np.inf)
+        blank = used & ~positive
+        solver_log_dose = np.where(blank, -1e6, log_dose) if blank.any() else log_dose
+        unit = weights is None or bool(np.all((w == 1.0) | (w == 0.0)))
+        problem = _BatchProblem(spec, solver_log_dose, y, w if unit else np.sqrt(w), unit)
+        starts = starting_values(spec, x, y, w)
         lower, upper = spec.internal_bounds(log_min, log_max, np.sign(starts[:, 3]))
         theta0 = np.clip(spec.to_internal(starts), lower, upper)
         solution = lm.levenberg_marquardt(
@@ -330,20 +390,23 @@ def fit_curves(
             combined=problem.both,
             either_criterion=True,
             param_major_jacobian=True,
+            information=True,
         )
         params = spec.from_internal(solution.theta)
         cost = solution.cost
         ok = solution.converged.copy()
+        # J^T W J in the internal parameters, as the solver held it at each optimum.
+        assert solution.information is not None
+        information = solution.information
         iterations[rows] = solution.iterations
         if retry and not np.all(ok):
             fitter = CurveFitter(kind)
+            refitted = []
             for k in np.flatnonzero(~ok):
                 row = rows[k]
-                keep = used[row]
+                keep = used[k]
                 try:
-                    single = fitter._fit_model(
-                        spec, x[row, keep], y[row, keep], Weights("user", w[row, keep])
-                    )
+                    single = fitter._fit_model(spec, x[k, keep], y[k, keep], Weights("user", w[k, keep]))
                 except ValueError:
                     continue
                 if single.rss <= cost[k] or not ok[k]:
@@ -351,21 +414,33 @@ def fit_curves(
                     cost[k] = single.rss
                     ok[k] = single.converged
                     iterations[row] += single.iterations
+                    refitted.append(k)
+            if refitted:
+                again = np.array(refitted, dtype=np.intp)
+                information[again] = _information(problem, spec, params[again], again)
+        # Inverted in the internal parameters (better conditioned: ln inflection has the scale of the other
+        # parameters), then to the natural ones: d inflection = inflection * d ln(inflection), likewise
+        # the asymmetry.
+        unscaled = _inverse(information)
+        scale = np.ones_like(params)
+        scale[:, 2] = params[:, 2]
+        if spec.size == 5:
+            scale[:, 4] = params[:, 4]
+        unscaled *= scale[:, :, None] * scale[:, None, :]
         if kind == "4pl":
+            # The same curve with the asymptotes in order: swap them and mirror the Hill slope (and the
+            # rows and columns of the covariance with them).
             swap = params[:, 0] > params[:, 1]
             params[swap] = params[swap][:, [1, 0, 2, 3]] * np.array([1, 1, 1, -1])
+            sign = np.array([1.0, 1.0, 1.0, -1.0])
+            unscaled[swap] = unscaled[swap][:, [1, 0, 2, 3]][:, :, [1, 0, 2, 3]] * np.outer(sign, sign)
         values[rows] = params
         rss[rows] = cost
         converged[rows] = ok & np.isfinite(cost)
-        information = _information(problem, spec, params)
         df_rows = n[rows] - spec.size
         with np.errstate(divide="ignore", invalid="ignore"):
             variance = np.where(df_rows > 0, cost / np.where(df_rows > 0, df_rows, 1), np.nan)
-        try:
-            inverse = np.linalg.inv(information)
-        except np.linalg.LinAlgError:
-            inverse = np.linalg.pinv(information)
-        covariance[rows] = variance[:, None, None] * inverse
+        covariance[rows] = variance[:, None, None] * unscaled
     return BatchFit(
         model=kind,
         values=values,

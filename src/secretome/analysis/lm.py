@@ -35,6 +35,9 @@ CONVERGED = 1
 MAX_ITERATIONS = 2
 NOT_FINITE = 3
 
+#: Stopped rows are dropped from the solver's working set once they are this fraction of it.
+COMPACT_FRACTION = 0.3
+
 STATUS_TEXT = {
     RUNNING: "running",
     CONVERGED: "converged",
@@ -51,6 +54,8 @@ class Solution:
     cost: FloatArray
     status: NDArray[np.int_]
     iterations: NDArray[np.int_]
+    #: ``J^T J`` per row at its final ``theta``, shape ``(rows, P, P)``, when asked for (``information=True``).
+    information: FloatArray | None = None
 
     @property
     def converged(self) -> NDArray[np.bool_]:
@@ -151,6 +156,7 @@ def levenberg_marquardt(
     combined: CombinedFunction | None = None,
     either_criterion: bool = False,
     param_major_jacobian: bool = False,
+    information: bool = False,
 ) -> Solution:
     """Minimise the sum of squared residuals for every row of a batch.
 
@@ -176,7 +182,10 @@ def levenberg_marquardt(
         The Jacobian functions return shape ``(P, rows, N)`` instead of ``(rows, N, P)`` (saves a copy).
     combined : callable, optional
         Residuals and Jacobian in one call; when given, every trial step computes both (cheaper when most
-        steps are accepted, as they are near a solution).
+        steps are accepted, as they are near a solution); the first evaluation uses it too.
+    information : bool
+        Also return ``J^T J`` at every row's final parameters (:attr:`Solution.information`), from the
+        Jacobian the solver already holds there, for the covariance.
 
     Returns
     -------
@@ -197,25 +206,36 @@ def levenberg_marquardt(
         return jac_rows if param_major_jacobian else np.ascontiguousarray(np.moveaxis(jac_rows, -1, 0))
 
     everyone = np.arange(rows)
-    r = residuals(theta, everyone)
+    if combined is not None:
+        r, jac = combined(theta, everyone)
+    else:
+        r, jac = residuals(theta, everyone), jacobian(theta, everyone)
     cost = np.einsum("bn,bn->b", r, r)
     # The Jacobian is kept parameter-major, (P, rows, N): every product below is over contiguous rows.
-    jac = param_major(jacobian(theta, everyone))
+    jac = param_major(jac)
     status = np.where(np.isfinite(cost), RUNNING, NOT_FINITE)
     status = np.where((status == RUNNING) & (cost == 0.0), CONVERGED, status)
     iterations = np.zeros(rows, dtype=int)
+    normal = np.full((rows, theta.shape[1], theta.shape[1]), np.nan) if information else None
+    if normal is not None:
+        normal[status == CONVERGED] = _normal_matrix(jac[:, status == CONVERGED])
 
-    # The working set holds only the rows still running, compacted whenever some stop: every array below is
-    # indexed like ``idx`` (their rows in the batch), so an iteration neither gathers the running rows out of
-    # the batch nor scatters them back; a row's parameters and cost are written back once, when it stops.
+    # The working set holds the rows still running: every array below is indexed like ``idx`` (their rows in
+    # the batch), so an iteration neither gathers the running rows out of the batch nor scatters them back; a
+    # row's parameters and cost are written back once, when it stops. Stopped rows are dropped from the
+    # working set only once they make up a good part of it (``COMPACT_FRACTION``): until then they ride
+    # along, masked by ``active``, since carrying a few idle rows costs less than copying every array each
+    # time one row stops. Rows are independent, so riding along changes no running row's numbers.
     idx = np.flatnonzero(status == RUNNING)
     t, c, lo, hi = theta, cost.copy(), low, high
     if idx.size < rows:
         t, c, lo, hi, r, jac = t[idx], c[idx], lo[idx], hi[idx], r[idx], jac[:, idx]
+    active = np.ones(idx.size, dtype=bool)
+    running = idx.size
     damping = np.full(idx.size, float(initial_damping))
     completed = 0
     for completed in range(1, max_iterations + 1):
-        if idx.size == 0:
+        if running == 0:
             completed -= 1
             break
         step = _damped_step(jac, r, t, lo, hi, damping)
@@ -250,21 +270,39 @@ def levenberg_marquardt(
         done = (accepted & tests) | (c == 0.0)
         # No step lowers the sum of squares even with heavy damping, or the step has vanished: a minimum.
         stuck = rejected & ((damping > 1e14) | small_step)
-        finished = done | stuck
+        finished = (done | stuck) & active
         if finished.any():
             stopped = idx[finished]
             theta[stopped] = t[finished]
             cost[stopped] = c[finished]
             status[stopped] = CONVERGED
             iterations[stopped] = completed
-            keep = ~finished
-            idx, t, c, lo, hi = idx[keep], t[keep], c[keep], lo[keep], hi[keep]
-            r, jac, damping = r[keep], jac[:, keep], damping[keep]
-    theta[idx] = t
-    cost[idx] = c
-    status[idx] = MAX_ITERATIONS
-    iterations[idx] = completed
-    return Solution(theta=theta, cost=cost, status=status, iterations=iterations)
+            if normal is not None:
+                normal[stopped] = _normal_matrix(jac[:, finished])
+            active &= ~finished
+            running -= int(np.count_nonzero(finished))
+            if running < (1.0 - COMPACT_FRACTION) * idx.size:
+                idx, t, c, lo, hi = idx[active], t[active], c[active], lo[active], hi[active]
+                r, jac, damping = r[active], jac[:, active], damping[active]
+                active = np.ones(idx.size, dtype=bool)
+    left = idx[active]
+    theta[left] = t[active]
+    cost[left] = c[active]
+    status[left] = MAX_ITERATIONS
+    iterations[left] = completed
+    if normal is not None and left.size:
+        normal[left] = _normal_matrix(jac[:, active])
+    return Solution(theta=theta, cost=cost, status=status, iterations=iterations, information=normal)
+
+
+def _normal_matrix(jac: FloatArray) -> FloatArray:
+    """``J^T J`` per row from a parameter-major Jacobian ``(P, rows, N)``, shape ``(rows, P, P)``."""
+    size = jac.shape[0]
+    normal = np.empty((jac.shape[1], size, size))
+    for i in range(size):
+        for k in range(i, size):
+            normal[:, i, k] = normal[:, k, i] = np.einsum("cn,cn->c", jac[i], jac[k])
+    return normal
 
 
 def parameter_covariance(jacobian: FloatArray, rss: float, df: int) -> FloatArray:
