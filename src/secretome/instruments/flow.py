@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from secretome.analysis.flow.scale import ChannelScale
 from secretome.instruments.formats import FileFormat
 from secretome.instruments.model import EventMatrix, InstrumentReading, Measurement, ReaderError
 
@@ -63,23 +64,35 @@ class FcsDataSet:
           adds a warning).
         """
         values = np.array(self.events, dtype=np.float64)
+        for index, scale in enumerate(self.scaling()):
+            if not scale.identity:
+                scale.apply(values[:, index])
+        return values
+
+    def scaling(self) -> tuple[ChannelScale, ...]:
+        """Per channel, how :meth:`scaled` turns ``events`` into FCS scale values.
+
+        Gating takes ``events`` with these (``apply_strategy(..., scaling=...)``) to scale only what it reads.
+        """
+        scales = []
         for index, name in enumerate(self.channels, start=1):
-            column = values[:, index - 1]
             if name.lower() == "time":
-                column *= _float(self.keywords.get("timestep", ""), 1.0)
+                scales.append(ChannelScale(factor=_float(self.keywords.get("timestep", ""), 1.0)))
                 continue
             amplification = [*self.keywords.get(f"p{index}e", "0,0").split(","), "0", "0"]
             decades, log_zero = _float(amplification[0], 0.0), _float(amplification[1], 0.0)
             if decades > 0:
-                log_zero = log_zero or 1.0  # the standard's value for an invalid 0
                 limit = _float(self.keywords.get(f"p{index}r", ""), 0.0)
-                if limit > 0:
-                    column[:] = 10 ** (decades * column / limit) * log_zero
+                # The standard's value for an invalid log_zero of 0 is 1.
+                scales.append(
+                    ChannelScale(decades=decades, limit=limit, log_zero=log_zero or 1.0)
+                    if limit > 0
+                    else ChannelScale()
+                )
                 continue
             gain = _float(self.keywords.get(f"p{index}g", ""), 1.0)
-            if gain not in (0.0, 1.0):
-                column /= gain
-        return values
+            scales.append(ChannelScale(gain=gain) if gain not in (0.0, 1.0) else ChannelScale())
+        return tuple(scales)
 
     def compensated(self) -> npt.NDArray[np.float64]:
         """The events with the file's spillover matrix applied (``flowutils``); as read when there is none."""

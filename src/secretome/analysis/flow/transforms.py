@@ -9,6 +9,7 @@ from the Gating-ML 2.0 specification's code), so both agree to 1e-9 (tested).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -190,11 +191,7 @@ class LogicleTransform:
         return {"a": a, "b": b, "c": c, "d": d, "f": f, "x1": x1, "w": w, "taylor": taylor}
 
     def apply(self, values: FloatArray) -> FloatArray:
-        p = self._parameters()
-        shape = _Biexponential(
-            p["a"], p["b"], p["c"], p["d"], p["f"], p["x1"], p["x1"] + p["w"] / 4, p["taylor"], True, self.t
-        )
-        return shape.invert(np.asarray(values, dtype=np.float64))
+        return _logicle_shape(self).invert(np.asarray(values, dtype=np.float64))
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "logicle", "id": self.id, "T": self.t, "W": self.w, "M": self.m, "A": self.a}
@@ -214,6 +211,9 @@ class HyperlogTransform:
         _check_biexponential(self.t, self.w, self.m, self.a)
 
     def apply(self, values: FloatArray) -> FloatArray:
+        return _hyperlog_shape(self).invert(np.asarray(values, dtype=np.float64))
+
+    def _shape(self) -> _Biexponential:
         w = self.w / (self.m + self.a)
         x2 = self.a / (self.m + self.a)
         x1 = x2 + w
@@ -231,8 +231,7 @@ class HyperlogTransform:
             coefficient *= b / (i + 1)
             taylor[i] = coefficient
         taylor[0] += c
-        shape = _Biexponential(a, b, c, 0.0, f, x1, x1 + w / 4, taylor, False, self.t)
-        return shape.invert(np.asarray(values, dtype=np.float64))
+        return _Biexponential(a, b, c, 0.0, f, x1, x1 + w / 4, taylor, False, self.t)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "hyperlog", "id": self.id, "T": self.t, "W": self.w, "M": self.m, "A": self.a}
@@ -373,6 +372,20 @@ class _Biexponential:
         x += self.x1
         shaped: FloatArray = x.reshape(values.shape)
         return shaped
+
+
+@functools.lru_cache(maxsize=32)
+def _logicle_shape(transform: LogicleTransform) -> _Biexponential:
+    """The biexponential a logicle inverts, solved once per parameter set (gating calls it per block)."""
+    p = transform._parameters()
+    return _Biexponential(
+        p["a"], p["b"], p["c"], p["d"], p["f"], p["x1"], p["x1"] + p["w"] / 4, p["taylor"], True, transform.t
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _hyperlog_shape(transform: HyperlogTransform) -> _Biexponential:
+    return transform._shape()
 
 
 def transform_from_dict(raw: dict[str, Any]) -> Transform | RatioTransform:
