@@ -625,6 +625,43 @@ class GatingStrategy:
         )
 
 
+def live_single_cells(
+    cells: Sequence[tuple[float, float]],
+    singlets: Sequence[tuple[float, float]],
+    viability: Dimension,
+    viability_max: float,
+    scatter: tuple[str, str, str] = ("FSC-A", "SSC-A", "FSC-H"),
+) -> tuple[PolygonGate, PolygonGate, RectangleGate]:
+    """The usual first gates of a cell panel: Cells, Singlets under them, Viable under those.
+
+    Parameters
+    ----------
+    cells
+        Vertices of the Cells polygon on forward x side scatter area (uncompensated), leaving out debris.
+    singlets
+        Vertices of the Singlets polygon on forward scatter area x height, leaving out doublets.
+    viability
+        The viability dye's dimension (usually compensated and transformed).
+    viability_max
+        Viable events lie below this value of the dye (on the dimension's scale).
+    scatter
+        The forward scatter area, side scatter area and forward scatter height channels.
+    """
+    area, side, height = scatter
+    return (
+        PolygonGate(
+            "Cells", (Dimension(area), Dimension(side)), tuple((float(x), float(y)) for x, y in cells)
+        ),
+        PolygonGate(
+            "Singlets",
+            (Dimension(area), Dimension(height)),
+            tuple((float(x), float(y)) for x, y in singlets),
+            "Cells",
+        ),
+        RectangleGate("Viable", (viability,), ((None, viability_max),), "Singlets"),
+    )
+
+
 @dataclass(frozen=True)
 class GateCount:
     """One population's count."""
