@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -765,6 +765,8 @@ class EventTable:
         if self.scaling is not None and len(self.scaling) != len(self.channels):
             raise ValueError(f"scaling: {len(self.scaling)} channel scales for {len(self.channels)} channels")
         self._unmixings = unmixings if unmixings is not None else {}
+        # Per gate, its bounding box on channel values (see _keeps); shared between blocks like unmixings.
+        self.limits: dict[str, list[tuple[float, float, float, float]] | None] = {}
         self._compensated: dict[str, tuple[FloatArray, tuple[str, ...]]] = {}
         self._columns: dict[tuple[str | None, str, str | None, str | None], FloatArray] = {}
         self._raw_columns: dict[str, FloatArray] = {}
@@ -954,12 +956,14 @@ def apply_strategy(
     membership = {node_id: np.zeros(n, dtype=bool) for node_id in order}
     warnings: list[str] = []
     unmixings: dict[str, FloatArray] = {}
+    limits: dict[str, list[tuple[float, float, float, float]] | None] = {}
     # Block by block: each block's columns, compensation and transforms stay in cache between the gates
     # that read them, and no float64 copy of the whole event matrix is ever made. Every gate decides per
     # event, so the blocks give exactly the memberships of one pass over all events.
     for begin in range(0, max(n, 1), _BLOCK):
         stop = min(begin + _BLOCK, n)
         table = EventTable(strategy, events[begin:stop], channels, spill, scaling, unmixings)
+        table.limits = limits
         _gate_block(table, order, nodes, {k: v[begin:stop] for k, v in membership.items()})
         warnings.extend(w for w in table.warnings if w not in warnings)
     counts = []
@@ -1023,13 +1027,107 @@ def _gate_block(
             quadrant = next(q for q in gate.quadrants if q.id == node_id)
             keeps = gate.keeps_quadrant(quadrant, quadrant_columns[gate.id])
         else:
-            keeps = gate.keeps([table.column(d, rows, parent or "") for d in gate.dimensions])
+            keeps = _keeps(table, gate, rows, parent or "")
         if rows is not None:
             members[rows[keeps]] = True
         elif parent is not None:
             np.logical_and(keeps, membership[parent], out=members)
         else:
             members[...] = keeps
+
+
+_MARGIN = 1e-7  # of a bound, on the gate's scale: far beyond the transforms' rounding (about 1e-15)
+
+
+def _keeps(
+    table: EventTable,
+    gate: RectangleGate | PolygonGate | EllipsoidGate,
+    rows: npt.NDArray[np.intp] | None,
+    rows_key: str,
+) -> BoolArray:
+    """The gate's decision on the block's events (or ``rows``), transforming only the events that need it.
+
+    Scale transforms are increasing, so the gate's bounding box, taken back through the transforms to
+    channel values and widened by a margin, holds every event the gate can keep: the others are outside
+    without being transformed. A rectangle is also certain to keep the events inside the box narrowed by
+    the margin. Only the events between the two are transformed and gated, so the decisions are exactly
+    those of transforming every event.
+    """
+    if gate.id not in table.limits:
+        table.limits[gate.id] = _channel_limits(table.strategy, gate)
+    limits = table.limits[gate.id]
+    if limits is None:
+        return gate.keeps([table.column(d, rows, rows_key) for d in gate.dimensions])
+    values = [table.column(replace(d, transform=None), rows, rows_key) for d in gate.dimensions]
+    candidate = np.ones(values[0].shape[0], dtype=bool)
+    sure = np.ones_like(candidate) if isinstance(gate, RectangleGate) else None
+    test = np.empty_like(candidate)
+    for column, (low, high, sure_low, sure_high) in zip(values, limits, strict=True):
+        candidate &= np.greater_equal(column, low, out=test)
+        candidate &= np.less_equal(column, high, out=test)
+        if sure is not None:
+            sure &= np.greater(column, sure_low, out=test)
+            sure &= np.less(column, sure_high, out=test)
+    if sure is not None:
+        candidate &= ~sure
+        keeps = sure
+    else:
+        keeps = np.zeros_like(candidate)
+    pending = np.flatnonzero(candidate)
+    if pending.size:
+        picked = [column[pending] for column in values]
+        keeps[pending] = gate.keeps(
+            [
+                table.strategy.transforms[d.transform].apply(column) if d.transform is not None else column
+                for d, column in zip(gate.dimensions, picked, strict=True)
+            ]
+        )
+    return keeps
+
+
+def _channel_limits(
+    strategy: GatingStrategy, gate: RectangleGate | PolygonGate | EllipsoidGate
+) -> list[tuple[float, float, float, float]] | None:
+    """Per dimension (low, high, sure low, sure high) on the untransformed values, or None (no gain).
+
+    Worth it only where a dimension is transformed by a transform that maps every real value and can be
+    inverted (not ``flog``, which leaves values <= 0 out).
+    """
+    transforms = [
+        strategy.transforms[d.transform] if d.transform is not None else None for d in gate.dimensions
+    ]
+    if not any(t is not None and hasattr(t, "inverse") for t in transforms) or any(
+        t is not None and not hasattr(t, "inverse") for t in transforms
+    ):
+        return None
+    if isinstance(gate, RectangleGate):
+        box = list(gate.bounds)
+    elif isinstance(gate, PolygonGate):
+        box = [(min(v[i] for v in gate.vertices), max(v[i] for v in gate.vertices)) for i in (0, 1)]
+    else:
+        box = []
+        for i, centre in enumerate(gate.mean):
+            half = math.sqrt(gate.distance_square * gate.covariance[i][i])
+            box.append((centre - half, centre + half))
+    limits = []
+    for transform, (low, high) in zip(transforms, box, strict=True):
+        span = high - low if low is not None and high is not None else 0.0
+
+        def back(value: float, widen: float, transform: Any = transform, span: float = span) -> float:
+            moved = value + widen * _MARGIN * (1.0 + abs(value) + span)
+            return float(transform.inverse(moved)) if transform is not None else moved
+
+        bottom, top = -math.inf, math.inf  # open bounds
+        limit = (
+            back(low, -1.0) if low is not None else bottom,
+            back(high, 1.0) if high is not None else top,
+            back(low, 1.0) if low is not None else bottom,
+            back(high, -1.0) if high is not None else top,
+        )
+        if any(math.isnan(v) for v in limit):
+            return None
+        limits.append(limit)
+    return limits
 
 
 def _compensated_name(strategy: GatingStrategy, name: str) -> bool:

@@ -48,6 +48,10 @@ class LinearTransform:
         result: FloatArray = (np.asarray(values, dtype=np.float64) + self.a) / (self.t + self.a)
         return result
 
+    def inverse(self, value: float) -> float:
+        """The channel value this transform maps to ``value``."""
+        return value * (self.t + self.a) - self.a
+
     def to_dict(self) -> dict[str, Any]:
         return {"type": "flin", "id": self.id, "T": self.t, "A": self.a}
 
@@ -96,6 +100,17 @@ class AsinhTransform:
             (self.m + self.a) * _LN10
         )
         return result
+
+    def inverse(self, value: float) -> float:
+        """The channel value this transform maps to ``value``."""
+        try:
+            return (
+                math.sinh(value * (self.m + self.a) * _LN10 - self.a * _LN10)
+                * self.t
+                / math.sinh(self.m * _LN10)
+            )
+        except OverflowError:
+            return math.copysign(math.inf, value)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "fasinh", "id": self.id, "T": self.t, "M": self.m, "A": self.a}
@@ -193,6 +208,10 @@ class LogicleTransform:
     def apply(self, values: FloatArray) -> FloatArray:
         return _logicle_shape(self).invert(np.asarray(values, dtype=np.float64))
 
+    def inverse(self, value: float) -> float:
+        """The channel value this transform maps to ``value`` (the biexponential itself)."""
+        return _logicle_shape(self).value_at(value)
+
     def to_dict(self) -> dict[str, Any]:
         return {"type": "logicle", "id": self.id, "T": self.t, "W": self.w, "M": self.m, "A": self.a}
 
@@ -232,6 +251,10 @@ class HyperlogTransform:
             taylor[i] = coefficient
         taylor[0] += c
         return _Biexponential(a, b, c, 0.0, f, x1, x1 + w / 4, taylor, False, self.t)
+
+    def inverse(self, value: float) -> float:
+        """The channel value this transform maps to ``value``."""
+        return _hyperlog_shape(self).value_at(value)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "hyperlog", "id": self.id, "T": self.t, "W": self.w, "M": self.m, "A": self.a}
@@ -295,6 +318,14 @@ class _Biexponential:
         if near.any():
             y[near] = _series(x[near], self.x1, self.taylor)
         return y, dy, ddy
+
+    def value_at(self, x: float) -> float:
+        """The value whose transform is ``x``: y(x), and -y(2 x1 - x) below x1 (the reflection)."""
+        reflected = x < self.x1
+        point = np.array([2 * self.x1 - x if reflected else x])
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = float(self._evaluate(point)[0][0])
+        return -value if reflected else value
 
     def solve(self, target: FloatArray) -> FloatArray:
         """x with y(x) = target (target >= 0, finite), by Halley's method."""
