@@ -29,16 +29,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.bench_fcs import REPEATS, _best
-from secretome.analysis.flow.gating import (
-    FCS,
-    Dimension,
-    EllipsoidGate,
-    GatingStrategy,
-    PolygonGate,
-    RectangleGate,
-    apply_strategy,
-    live_single_cells,
-)
+from secretome.analysis.flow import gating
 from secretome.analysis.flow.transforms import LogicleTransform
 from secretome.demo.flow_files import fcs_bytes
 from secretome.instruments.flow import read_fcs_data_sets
@@ -51,28 +42,28 @@ CHANNELS = (("FSC-A", ""), ("FSC-H", ""), ("SSC-A", ""), *((name, "") for name i
 LOGICLE = LogicleTransform("L", 262144.0, 0.5, 4.5, 0.0)
 
 
-def _marker(channel: str) -> Dimension:
-    return Dimension(channel, FCS, LOGICLE.id)
+def _marker(channel: str) -> gating.Dimension:
+    return gating.Dimension(channel, gating.FCS, LOGICLE.id)
 
 
 #: The strategy, as the Gating-ML both gating engines read.
 STRATEGY = write_gating_ml(
-    GatingStrategy(
+    gating.GatingStrategy(
         (
-            *live_single_cells(
+            *gating.live_single_cells(
                 cells=((30000, 5000), (250000, 5000), (250000, 200000), (30000, 120000)),
                 singlets=((20000, 13000), (262144, 170000), (262144, 262144), (20000, 21000)),
                 viability=_marker("FL10-A"),
                 viability_max=0.55,
             ),
-            RectangleGate("CD3", (_marker("FL1-A"),), ((0.5, None),), "Viable"),
-            PolygonGate(
+            gating.RectangleGate("CD3", (_marker("FL1-A"),), ((0.5, None),), "Viable"),
+            gating.PolygonGate(
                 "CD4",
                 (_marker("FL2-A"), _marker("FL3-A")),
                 ((0.5, 0.1), (1.0, 0.1), (1.0, 0.5), (0.5, 0.5)),
                 "CD3",
             ),
-            EllipsoidGate(
+            gating.EllipsoidGate(
                 "Activated",
                 (_marker("FL4-A"), _marker("FL5-A")),
                 (0.7, 0.7),
@@ -107,7 +98,7 @@ def _write_file(directory: Path) -> Path:
 
 def _ours(path: Path, strategy: Any) -> dict[str, int]:
     data_set = read_fcs_data_sets(path.read_bytes(), path.name)[0]
-    result = apply_strategy(
+    result = gating.apply_strategy(
         strategy, data_set.events, data_set.channels, data_set.spillover, scaling=data_set.scaling()
     )
     return {gate.id: gate.count for gate in result.gates}

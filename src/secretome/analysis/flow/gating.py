@@ -3,7 +3,8 @@
 Conventions (the Gating-ML 2.0 specification, and FlowKit's reading of it, which the compliance vectors
 confirm):
 
-* events are FCS scale values (float64), one column per ``$PnN`` channel;
+* events are FCS scale values, one column per ``$PnN`` channel (or the stored values and a per-channel
+  :class:`~secretome.analysis.flow.scale.ChannelScale`), gated block by block in float64;
 * a dimension names a channel, a compensation (``"uncompensated"``, ``"FCS"`` for the file's own spillover,
   or the id of a spectrum matrix of the strategy) and optionally a transform; a ratio dimension names a
   ``fratio`` transform instead of a channel;

@@ -25,20 +25,14 @@ class ChannelScale:
     (``$TIMESTEP`` on the time channel). The default is the identity.
     """
 
+    #: ``$TIMESTEP`` for the time channel
     factor: float = 1.0
+    #: ``$PnG`` of a linear channel
     gain: float = 1.0
+    #: ``$PnE`` = decades,log_zero and ``$PnR`` = limit of a log-amplified channel
     decades: float = 0.0
     limit: float = 0.0
     log_zero: float = 1.0
-
-    def __post_init__(self) -> None:
-        for name in ("factor", "gain", "decades", "limit", "log_zero"):
-            if not math.isfinite(getattr(self, name)):
-                raise ValueError(f"{name}: must be finite, got {getattr(self, name)!r}")
-        if self.gain == 0:
-            raise ValueError("gain: must not be zero")
-        if self.decades > 0 and not self.limit > 0:
-            raise ValueError(f"limit: a log-amplified channel needs a positive $PnR, got {self.limit!r}")
 
     @property
     def identity(self) -> bool:
@@ -55,3 +49,12 @@ class ChannelScale:
         if self.factor != 1.0:
             column *= self.factor
         return column
+
+    def __post_init__(self) -> None:
+        infinite = [(name, value) for name, value in vars(self).items() if not math.isfinite(value)]
+        if infinite:
+            raise ValueError(f"{infinite[0][0]}: must be finite, got {infinite[0][1]!r}")
+        if self.gain == 0:
+            raise ValueError("gain: must not be zero")
+        if self.decades > 0 and not self.limit > 0:
+            raise ValueError(f"limit: a log-amplified channel needs a positive $PnR, got {self.limit!r}")
