@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from secretome.analysis.flow.gating import FCS, Dimension, GatingStrategy, live_single_cells
 from secretome.analysis.flow.transforms import LogicleTransform
+from secretome.instruments.gating_ml import write_gating_ml
 
 CHANNELS = (
     ("FSC-A", ""),
@@ -211,38 +213,14 @@ def identity_panel_files(
 
 
 def _gating_ml() -> str:
-    viable_max = float(_DISPLAY.apply(np.array([_VIABILITY_LIMIT]))[0])
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<gating:Gating-ML xmlns:gating="http://www.isac-net.org/std/Gating-ML/v2.0/gating"
-    xmlns:transforms="http://www.isac-net.org/std/Gating-ML/v2.0/transformations"
-    xmlns:data-type="http://www.isac-net.org/std/Gating-ML/v2.0/datatypes">
-  <transforms:transformation transforms:id="Logicle">
-    <transforms:logicle transforms:T="262144" transforms:W="0.5" transforms:M="4.5" transforms:A="0" />
-  </transforms:transformation>
-  <gating:PolygonGate gating:id="Cells">
-    <gating:dimension gating:compensation-ref="uncompensated"><data-type:fcs-dimension data-type:name="FSC-A" /></gating:dimension>
-    <gating:dimension gating:compensation-ref="uncompensated"><data-type:fcs-dimension data-type:name="SSC-A" /></gating:dimension>
-    <gating:vertex><gating:coordinate data-type:value="38000" /><gating:coordinate data-type:value="12000" /></gating:vertex>
-    <gating:vertex><gating:coordinate data-type:value="255000" /><gating:coordinate data-type:value="12000" /></gating:vertex>
-    <gating:vertex><gating:coordinate data-type:value="255000" /><gating:coordinate data-type:value="240000" /></gating:vertex>
-    <gating:vertex><gating:coordinate data-type:value="60000" /><gating:coordinate data-type:value="240000" /></gating:vertex>
-    <gating:vertex><gating:coordinate data-type:value="38000" /><gating:coordinate data-type:value="80000" /></gating:vertex>
-  </gating:PolygonGate>
-  <gating:PolygonGate gating:id="Singlets" gating:parent_id="Cells">
-    <gating:dimension gating:compensation-ref="uncompensated"><data-type:fcs-dimension data-type:name="FSC-A" /></gating:dimension>
-    <gating:dimension gating:compensation-ref="uncompensated"><data-type:fcs-dimension data-type:name="FSC-H" /></gating:dimension>
-    <gating:vertex><gating:coordinate data-type:value="30000" /><gating:coordinate data-type:value="19500" /></gating:vertex>
-    <gating:vertex><gating:coordinate data-type:value="262144" /><gating:coordinate data-type:value="170000" /></gating:vertex>
-    <gating:vertex><gating:coordinate data-type:value="262144" /><gating:coordinate data-type:value="262144" /></gating:vertex>
-    <gating:vertex><gating:coordinate data-type:value="30000" /><gating:coordinate data-type:value="31500" /></gating:vertex>
-  </gating:PolygonGate>
-  <gating:RectangleGate gating:id="Viable" gating:parent_id="Singlets">
-    <gating:dimension gating:compensation-ref="FCS" gating:transformation-ref="Logicle" gating:max="{viable_max:.4f}">
-      <data-type:fcs-dimension data-type:name="PerCP-Cy5.5-A" />
-    </gating:dimension>
-  </gating:RectangleGate>
-</gating:Gating-ML>
-"""
+    viable_max = round(float(_DISPLAY.apply(np.array([_VIABILITY_LIMIT]))[0]), 4)
+    gates = live_single_cells(
+        cells=((38000, 12000), (255000, 12000), (255000, 240000), (60000, 240000), (38000, 80000)),
+        singlets=((30000, 19500), (262144, 170000), (262144, 262144), (30000, 31500)),
+        viability=Dimension("PerCP-Cy5.5-A", FCS, _DISPLAY.id),
+        viability_max=viable_max,
+    )
+    return write_gating_ml(GatingStrategy(gates, {_DISPLAY.id: _DISPLAY}))
 
 
 def identity_method_settings() -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from secretome.analysis.flow.scale import ChannelScale
 from secretome.instruments.formats import FileFormat
 from secretome.instruments.model import EventMatrix, InstrumentReading, Measurement, ReaderError
 
@@ -63,23 +64,35 @@ class FcsDataSet:
           adds a warning).
         """
         values = np.array(self.events, dtype=np.float64)
+        for index, scale in enumerate(self.scaling()):
+            if not scale.identity:
+                scale.apply(values[:, index])
+        return values
+
+    def scaling(self) -> tuple[ChannelScale, ...]:
+        """Per channel, how :meth:`scaled` turns ``events`` into FCS scale values.
+
+        Gating takes ``events`` with these (``apply_strategy(..., scaling=...)``) to scale only what it reads.
+        """
+        scales = []
         for index, name in enumerate(self.channels, start=1):
-            column = values[:, index - 1]
             if name.lower() == "time":
-                column *= _float(self.keywords.get("timestep", ""), 1.0)
+                scales.append(ChannelScale(factor=_float(self.keywords.get("timestep", ""), 1.0)))
                 continue
             amplification = [*self.keywords.get(f"p{index}e", "0,0").split(","), "0", "0"]
             decades, log_zero = _float(amplification[0], 0.0), _float(amplification[1], 0.0)
             if decades > 0:
-                log_zero = log_zero or 1.0  # the standard's value for an invalid 0
                 limit = _float(self.keywords.get(f"p{index}r", ""), 0.0)
-                if limit > 0:
-                    column[:] = 10 ** (decades * column / limit) * log_zero
+                # The standard's value for an invalid log_zero of 0 is 1.
+                scales.append(
+                    ChannelScale(decades=decades, limit=limit, log_zero=log_zero or 1.0)
+                    if limit > 0
+                    else ChannelScale()
+                )
                 continue
             gain = _float(self.keywords.get(f"p{index}g", ""), 1.0)
-            if gain not in (0.0, 1.0):
-                column /= gain
-        return values
+            scales.append(ChannelScale(gain=gain) if gain not in (0.0, 1.0) else ChannelScale())
+        return tuple(scales)
 
     def compensated(self) -> npt.NDArray[np.float64]:
         """The events with the file's spillover matrix applied (``flowutils``); as read when there is none."""
@@ -229,6 +242,22 @@ def _data_bounds(
 
 _REPLACEMENT = b"\xef\xbf\xbd"
 _LATIN1_AS_UTF8 = re.compile(rb"[\xc2\xc3][\x80-\xbf]")
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+_WINDOW = 1 << 16
+_WINDOWS = 16
+
+
+def _windows(start: int, expected: int) -> list[tuple[int, int]]:
+    """The byte ranges of the DATA segment the text-conversion test reads.
+
+    A text conversion rewrites every byte it cannot keep, so its marks run through the whole segment: up
+    to 1 MiB the test reads all of it, above it 16 evenly spaced 64 KiB windows (the first at the start,
+    the last at the end), which keeps the test at a few milliseconds on a 100 MB file.
+    """
+    if expected <= _WINDOW * _WINDOWS:
+        return [(start, start + expected)]
+    step = (expected - _WINDOW) // (_WINDOWS - 1)
+    return [(start + i * step, start + i * step + _WINDOW) for i in range(_WINDOWS)]
 
 
 def _text_conversion(content: bytes, start: int, expected: int) -> str | None:
@@ -237,25 +266,40 @@ def _text_conversion(content: bytes, start: int, expected: int) -> str | None:
     Event bytes are binary: a run through a text decoder leaves marks no real instrument writes (U+FFFD
     replacement sequences, every high byte part of a Latin-1-to-UTF-8 pair, every LF preceded by CR).
     Each test asks for many marks, far beyond what random event values produce (one U+FFFD sequence in
-    16 MB by chance).
+    16 MB by chance). Large segments are judged on :func:`_windows`.
     """
-    region = content[start : start + expected]
-    if not region:
+    windows = _windows(start, min(expected, max(len(content) - start, 0)))
+    read = sum(stop - begin for begin, stop in windows)
+    if not read:
         return None
-    replaced = region.count(_REPLACEMENT)
-    if replaced >= 3 and replaced > 100 * len(region) / 2**24:
+    replaced = sum(content.count(_REPLACEMENT, begin, stop) for begin, stop in windows)
+    if replaced >= 3 and replaced > 100 * read / 2**24:
         return (
             f"the DATA segment holds {replaced} U+FFFD replacement sequences: the file was decoded as text "
             "and saved again, so its event values are lost"
         )
-    high = sum(1 for byte in region if byte >= 0x80)
-    if high >= 64 and 2 * len(_LATIN1_AS_UTF8.findall(region)) >= high - 2:
-        return (
-            f"every one of the {high} high bytes of the DATA segment is part of a Latin-1-to-UTF-8 pair: "
-            "the file was re-encoded as text, so its event values are wrong"
-        )
-    line_feeds = region.count(b"\n")
-    if line_feeds >= 32 and region.count(b"\r\n") == line_feeds and len(content) > start + expected + 8:
+    high = 0
+    leads = 0
+    for begin, stop in windows:
+        region = content[begin:stop]
+        high += len(region) - len(region.translate(None, _HIGH_BYTES))
+        leads += region.count(b"\xc2") + region.count(b"\xc3")
+    # A window may cut one pair at each end; and every pair starts with 0xC2 or 0xC3, so counting those
+    # first spares the pattern search on ordinary binary events.
+    slack = 2 + (2 * len(windows) if len(windows) > 1 else 0)
+    if high >= 64 and 2 * leads >= high - slack:
+        pairs = sum(len(_LATIN1_AS_UTF8.findall(content, begin, stop)) for begin, stop in windows)
+        if 2 * pairs >= high - slack:
+            return (
+                f"every one of the {high} high bytes of the DATA segment is part of a Latin-1-to-UTF-8 "
+                "pair: the file was re-encoded as text, so its event values are wrong"
+            )
+    if len(content) <= start + expected + 8:
+        return None
+    # A CR just before a window still pairs with the window's first LF.
+    line_feeds = sum(content.count(b"\n", begin, stop) for begin, stop in windows)
+    crlf = sum(content.count(b"\r\n", max(begin - 1, start), stop) for begin, stop in windows)
+    if line_feeds >= 32 and crlf == line_feeds:
         return (
             f"all {line_feeds} line feeds of the DATA segment follow a carriage return and the file is longer "
             "than its segments: its line ends were converted as text, so its event values are wrong"

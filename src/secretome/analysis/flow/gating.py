@@ -3,7 +3,8 @@
 Conventions (the Gating-ML 2.0 specification, and FlowKit's reading of it, which the compliance vectors
 confirm):
 
-* events are FCS scale values (float64), one column per ``$PnN`` channel;
+* events are FCS scale values, one column per ``$PnN`` channel (or the stored values and a per-channel
+  :class:`~secretome.analysis.flow.scale.ChannelScale`), gated block by block in float64;
 * a dimension names a channel, a compensation (``"uncompensated"``, ``"FCS"`` for the file's own spillover,
   or the id of a spectrum matrix of the strategy) and optionally a transform; a ratio dimension names a
   ``fratio`` transform instead of a channel;
@@ -22,18 +23,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.linalg import lu_factor, lu_solve
 
+from secretome.analysis.flow.scale import ChannelScale
 from secretome.analysis.flow.transforms import FloatArray, RatioTransform, Transform, transform_from_dict
 
 BoolArray = npt.NDArray[np.bool_]
 UNCOMPENSATED = "uncompensated"
 _SUBSET_SHARE = 0.6
+_BLOCK = 1 << 14  # events gated together: the block (900 KB of float32) and its columns stay in cache
 FCS = "FCS"
 ROOT = "root"
 
@@ -103,20 +105,47 @@ def compensate(
     missing = [d for d in spillover.detectors if d not in channels]
     if missing:
         raise ValueError(f"compensation {spillover.id!r}: channel(s) {', '.join(missing)} not in the file")
-    indices = [list(channels).index(d) for d in spillover.detectors]
-    wanted = [d for d in spillover.detectors if only is None or d in only]
+    wanted = tuple(d for d in spillover.detectors if only is None or d in only)
     events = np.asarray(events, dtype=np.float64)
-    factors = lu_factor(spillover.matrix, check_finite=False)
-    unmixing = lu_solve(factors, np.eye(len(indices)), check_finite=False)
-    # Spread over the file's columns (zero rows for channels outside the matrix), the unmixing compensates
-    # every event in one matrix product, with no copy of the selected columns; the product is written
-    # detector-major so each compensated column is contiguous.
-    spread = np.zeros((events.shape[1], len(wanted)))
-    spread[indices] = unmixing[:, [spillover.detectors.index(d) for d in wanted]]
+    sources = [events[:, list(channels).index(d)] for d in spillover.detectors]
     by_detector = np.empty((len(wanted), events.shape[0]))
-    np.dot(spread.T, events.T, out=by_detector)
+    _unmix(sources, unmixing_matrix(spillover), [spillover.detectors.index(d) for d in wanted], by_detector)
     compensated: FloatArray = by_detector.T
-    return compensated, tuple(wanted)
+    return compensated, wanted
+
+
+def unmixing_matrix(spillover: Spillover) -> FloatArray:
+    """inv(S) from an LU solve of S X = I (LAPACK gesv, partial pivoting)."""
+    unmixing: FloatArray = np.linalg.solve(spillover.matrix, np.eye(len(spillover.detectors))).astype(
+        np.float64, copy=False
+    )
+    return unmixing
+
+
+def _unmix(
+    sources: Sequence[FloatArray | None], unmixing: FloatArray, wanted: Sequence[int], out: FloatArray
+) -> None:
+    """out[k] = sum over i of sources[i] x unmixing[i, wanted[k]], in order of i, zero terms left out.
+
+    Element-wise products rather than one matrix product: on a few columns the difference is small, and
+    the BLAS library's threads, waiting on each other on a loaded machine, made the product up to a
+    hundred times slower than its best. A source that only zero coefficients use may be None.
+    """
+    term = np.empty(out.shape[1:])
+    for row, column in zip(out, wanted, strict=True):
+        started = False
+        for source, coefficient in zip(sources, unmixing[:, column], strict=True):
+            if coefficient == 0:
+                continue
+            assert source is not None
+            if not started:
+                np.multiply(source, coefficient, out=row)
+                started = True
+            else:
+                np.multiply(source, coefficient, out=term)
+                row += term
+        if not started:
+            row[...] = 0.0
 
 
 @dataclass(frozen=True)
@@ -597,6 +626,43 @@ class GatingStrategy:
         )
 
 
+def live_single_cells(
+    cells: Sequence[tuple[float, float]],
+    singlets: Sequence[tuple[float, float]],
+    viability: Dimension,
+    viability_max: float,
+    scatter: tuple[str, str, str] = ("FSC-A", "SSC-A", "FSC-H"),
+) -> tuple[PolygonGate, PolygonGate, RectangleGate]:
+    """The usual first gates of a cell panel: Cells, Singlets under them, Viable under those.
+
+    Parameters
+    ----------
+    cells
+        Vertices of the Cells polygon on forward x side scatter area (uncompensated), leaving out debris.
+    singlets
+        Vertices of the Singlets polygon on forward scatter area x height, leaving out doublets.
+    viability
+        The viability dye's dimension (usually compensated and transformed).
+    viability_max
+        Viable events lie below this value of the dye (on the dimension's scale).
+    scatter
+        The forward scatter area, side scatter area and forward scatter height channels.
+    """
+    area, side, height = scatter
+    return (
+        PolygonGate(
+            "Cells", (Dimension(area), Dimension(side)), tuple((float(x), float(y)) for x, y in cells)
+        ),
+        PolygonGate(
+            "Singlets",
+            (Dimension(area), Dimension(height)),
+            tuple((float(x), float(y)) for x, y in singlets),
+            "Cells",
+        ),
+        RectangleGate("Viable", (viability,), ((None, viability_max),), "Singlets"),
+    )
+
+
 @dataclass(frozen=True)
 class GateCount:
     """One population's count."""
@@ -675,19 +741,33 @@ class GatingResult:
 
 
 class EventTable:
-    """The columns gates read, computed once each: raw, compensated (per matrix) and transformed."""
+    """The columns gates read, computed once each: raw, compensated (per matrix) and transformed.
+
+    ``events`` are FCS scale values, or the values as stored with ``scaling`` (one :class:`ChannelScale`
+    per channel) saying how to reach the FCS scale; either way only the columns a gate reads are turned
+    into float64 (exactly, for float32 and integer data) and scaled. ``unmixings`` may be shared between
+    tables (one per block of events) so each matrix is inverted once.
+    """
 
     def __init__(
         self,
         strategy: GatingStrategy,
-        events: FloatArray,
+        events: npt.NDArray[Any],
         channels: Sequence[str],
         file_spillover: Spillover | None,
+        scaling: Sequence[ChannelScale] | None = None,
+        unmixings: dict[str, FloatArray] | None = None,
     ) -> None:
         self.strategy = strategy
         self.events = events
         self.channels = list(channels)
         self.file_spillover = file_spillover
+        self.scaling = tuple(scaling) if scaling is not None else None
+        if self.scaling is not None and len(self.scaling) != len(self.channels):
+            raise ValueError(f"scaling: {len(self.scaling)} channel scales for {len(self.channels)} channels")
+        self._unmixings = unmixings if unmixings is not None else {}
+        # Per gate, its bounding box on channel values (see _keeps); shared between blocks like unmixings.
+        self.limits: dict[str, list[tuple[float, float, float, float]] | None] = {}
         self._compensated: dict[str, tuple[FloatArray, tuple[str, ...]]] = {}
         self._columns: dict[tuple[str | None, str, str | None, str | None], FloatArray] = {}
         self._raw_columns: dict[str, FloatArray] = {}
@@ -696,12 +776,21 @@ class EventTable:
         self.extra_names: set[str] = set()
         self.warnings: list[str] = []
 
+    def _scaled_into(self, index: int, out: FloatArray) -> FloatArray:
+        """Column ``index`` on the FCS scale, written into ``out`` (float64, contiguous)."""
+        np.copyto(out, self.events[:, index], casting="unsafe")
+        if self.scaling is not None and not self.scaling[index].identity:
+            self.scaling[index].apply(out)
+        return out
+
     def _raw(self, name: str) -> FloatArray:
         if name not in self.channels:
             raise ValueError(f"channel {name!r} is not in the file (channels: {', '.join(self.channels)})")
         if name not in self._raw_columns:
             # A contiguous copy of the column: the gates read it several times, strided reads cost more.
-            self._raw_columns[name] = np.ascontiguousarray(self.events[:, self.channels.index(name)])
+            self._raw_columns[name] = self._scaled_into(
+                self.channels.index(name), np.empty(self.events.shape[0])
+            )
         return self._raw_columns[name]
 
     def _names_under(self, compensation: str) -> set[str]:
@@ -730,6 +819,34 @@ class EventTable:
             return self.file_spillover
         return self.strategy.compensations[compensation]
 
+    def _compensate(self, compensation: str, spillover: Spillover) -> tuple[FloatArray, tuple[str, ...]]:
+        """The compensated columns of the detectors some gate reads under ``compensation``.
+
+        The same sums as :func:`compensate`, on the scaled detector columns; a detector only zero
+        coefficients use is not read.
+        """
+        missing = [d for d in spillover.detectors if d not in self.channels]
+        if missing:
+            raise ValueError(
+                f"compensation {spillover.id!r}: channel(s) {', '.join(missing)} not in the file"
+            )
+        if compensation not in self._unmixings:
+            self._unmixings[compensation] = unmixing_matrix(spillover)
+        unmixing = self._unmixings[compensation]
+        needed = {spillover.detector_of(n) for n in self._names_under(compensation)} - {None}
+        wanted = tuple(d for d in spillover.detectors if d in needed)
+        columns = [spillover.detectors.index(d) for d in wanted]
+        size = self.events.shape[0]
+        sources = [
+            self._raw(detector) if np.any(unmixing[i, columns] != 0) else None
+            for i, detector in enumerate(spillover.detectors)
+        ]
+        # Written detector-major, so each compensated column is contiguous.
+        by_detector = np.empty((len(wanted), size))
+        _unmix(sources, unmixing, columns, by_detector)
+        compensated: FloatArray = by_detector.T
+        return compensated, wanted
+
     def _compensated_column(self, name: str, compensation: str) -> FloatArray:
         spillover = self._spillover(compensation)
         if spillover is None:
@@ -738,11 +855,7 @@ class EventTable:
         if detector is None:
             return self._raw(name)
         if compensation not in self._compensated:
-            # Only the detectors some gate reads under this compensation: fewer output columns to write.
-            needed = {spillover.detector_of(n) for n in self._names_under(compensation)} - {None}
-            self._compensated[compensation] = compensate(
-                self.events, self.channels, spillover, [d for d in spillover.detectors if d in needed]
-            )
+            self._compensated[compensation] = self._compensate(compensation, spillover)
         matrix, detectors = self._compensated[compensation]
         column: FloatArray = matrix[:, detectors.index(detector)]
         return column
@@ -793,10 +906,11 @@ def file_spillover(spillover: tuple[Sequence[str], FloatArray] | Spillover | Non
 
 def apply_strategy(
     strategy: GatingStrategy,
-    events: FloatArray,
+    events: npt.NDArray[Any],
     channels: Sequence[str],
     spillover: tuple[Sequence[str], FloatArray] | Spillover | None = None,
     total: int | None = None,
+    scaling: Sequence[ChannelScale] | None = None,
 ) -> GatingResult:
     """Gate one sample.
 
@@ -805,42 +919,98 @@ def apply_strategy(
     strategy
         The gating strategy.
     events
-        n x p FCS scale values (float64), one column per channel; not modified.
+        n x p values, one column per channel; not modified. FCS scale values (any real dtype), or with
+        ``scaling`` the values as the file stores them (``FcsDataSet.events``).
     channels
         The ``$PnN`` names of the columns.
     spillover
         The file's own spillover (names, matrix), used by ``compensation-ref="FCS"``; None when it has none.
     total
         ``$TOT`` (defaults to the number of rows).
+    scaling
+        One :class:`~secretome.analysis.flow.scale.ChannelScale` per channel (``FcsDataSet.scaling()``);
+        only the columns and events the gates read are scaled, in float64.
 
     Raises
     ------
     ValueError
-        A gate names a channel the file lacks (the message names it).
+        A gate names a channel the file lacks (the message names it), or ``scaling`` does not have one
+        scale per channel.
     """
-    events = np.asarray(events, dtype=np.float64)
+    events = np.asarray(events)
     if events.ndim != 2 or events.shape[1] != len(channels):
         raise ValueError(f"events: expected an n x {len(channels)} matrix, got shape {events.shape}")
-    table = EventTable(strategy, events, channels, file_spillover(spillover))
+    if not (np.issubdtype(events.dtype, np.floating) or np.issubdtype(events.dtype, np.integer)):
+        raise ValueError(f"events: expected real numbers, got {events.dtype}")
+    if scaling is not None and len(scaling) != len(channels):
+        raise ValueError(f"scaling: {len(scaling)} channel scales for {len(channels)} channels")
+    spill = file_spillover(spillover)
     missing = sorted(
-        n for n in strategy.channels() if n not in table.channels and not _compensated_name(strategy, n)
+        n for n in strategy.channels() if n not in channels and not _compensated_name(strategy, n)
     )
     if missing:
         raise ValueError(f"channel {missing[0]!r} named by the gating strategy is not in the file")
     n = events.shape[0]
     total = n if total is None else total
     nodes = {node_id: (parent, gate) for node_id, parent, gate in strategy.nodes()}
-    membership: dict[str, BoolArray] = {}
+    order = strategy.order()
+    membership = {node_id: np.zeros(n, dtype=bool) for node_id in order}
+    warnings: list[str] = []
+    unmixings: dict[str, FloatArray] = {}
+    limits: dict[str, list[tuple[float, float, float, float]] | None] = {}
+    # Block by block: each block's columns, compensation and transforms stay in cache between the gates
+    # that read them, and no float64 copy of the whole event matrix is ever made. Every gate decides per
+    # event, so the blocks give exactly the memberships of one pass over all events.
+    for begin in range(0, max(n, 1), _BLOCK):
+        stop = min(begin + _BLOCK, n)
+        table = EventTable(strategy, events[begin:stop], channels, spill, scaling, unmixings)
+        table.limits = limits
+        _gate_block(table, order, nodes, {k: v[begin:stop] for k, v in membership.items()})
+        warnings.extend(w for w in table.warnings if w not in warnings)
+    counts = []
+    sizes = {node_id: int(np.count_nonzero(members)) for node_id, members in membership.items()}
+    for node_id, parent, _ in strategy.nodes():
+        counts.append(
+            GateCount(
+                node_id,
+                strategy.path(node_id),
+                parent if parent is not None else ROOT,
+                sizes[node_id],
+                sizes[parent] if parent is not None else n,
+                total,
+            )
+        )
+    used = sorted({d.compensation for g in strategy.gates for d in g.dimensions} - {UNCOMPENSATED})
+    if FCS in used and spill is None:
+        used = [c if c != FCS else "FCS (file has none: uncompensated)" for c in used]
+    return GatingResult(
+        gates=tuple(counts),
+        total=total,
+        compensation=", ".join(used) if used else UNCOMPENSATED,
+        warnings=tuple(warnings),
+        membership=membership,
+    )
+
+
+def _gate_block(
+    table: EventTable,
+    order: Sequence[str],
+    nodes: Mapping[str, tuple[str | None, Gate]],
+    membership: Mapping[str, BoolArray],
+) -> None:
+    """Every population's membership of one block of events, written into ``membership`` (all False)."""
+    size = table.events.shape[0]
     quadrant_columns: dict[str, list[FloatArray]] = {}
     counted: dict[str, int] = {}
-    for node_id in strategy.order():
+    for node_id in order:
         parent, gate = nodes[node_id]
+        members = membership[node_id]
         rows: npt.NDArray[np.intp] | None = None
         if parent is not None and not isinstance(gate, BooleanGate):
             if parent not in counted:
                 counted[parent] = int(np.count_nonzero(membership[parent]))
             # Under a parent holding under 60 % of the events, gate (and transform) only the parent's events.
-            if counted[parent] < _SUBSET_SHARE * n:
+            if counted[parent] < _SUBSET_SHARE * size:
                 rows = np.flatnonzero(membership[parent])
         if isinstance(gate, BooleanGate):
             parts = [
@@ -858,36 +1028,107 @@ def apply_strategy(
             quadrant = next(q for q in gate.quadrants if q.id == node_id)
             keeps = gate.keeps_quadrant(quadrant, quadrant_columns[gate.id])
         else:
-            keeps = gate.keeps([table.column(d, rows, parent or "") for d in gate.dimensions])
+            keeps = _keeps(table, gate, rows, parent or "")
         if rows is not None:
-            within = np.zeros(n, dtype=bool)
-            within[rows[keeps]] = True
-            membership[node_id] = within
+            members[rows[keeps]] = True
+        elif parent is not None:
+            np.logical_and(keeps, membership[parent], out=members)
         else:
-            membership[node_id] = keeps & membership[parent] if parent is not None else keeps
-    counts = []
-    for node_id, parent, _ in strategy.nodes():
-        parent_count = int(membership[parent].sum()) if parent is not None else n
-        counts.append(
-            GateCount(
-                node_id,
-                strategy.path(node_id),
-                parent if parent is not None else ROOT,
-                int(membership[node_id].sum()),
-                parent_count,
-                total,
-            )
+            members[...] = keeps
+
+
+_MARGIN = 1e-7  # of a bound, on the gate's scale: far beyond the transforms' rounding (about 1e-15)
+
+
+def _keeps(
+    table: EventTable,
+    gate: RectangleGate | PolygonGate | EllipsoidGate,
+    rows: npt.NDArray[np.intp] | None,
+    rows_key: str,
+) -> BoolArray:
+    """The gate's decision on the block's events (or ``rows``), transforming only the events that need it.
+
+    Scale transforms are increasing, so the gate's bounding box, taken back through the transforms to
+    channel values and widened by a margin, holds every event the gate can keep: the others are outside
+    without being transformed. A rectangle is also certain to keep the events inside the box narrowed by
+    the margin. Only the events between the two are transformed and gated, so the decisions are exactly
+    those of transforming every event.
+    """
+    if gate.id not in table.limits:
+        table.limits[gate.id] = _channel_limits(table.strategy, gate)
+    limits = table.limits[gate.id]
+    if limits is None:
+        return gate.keeps([table.column(d, rows, rows_key) for d in gate.dimensions])
+    values = [table.column(replace(d, transform=None), rows, rows_key) for d in gate.dimensions]
+    candidate = np.ones(values[0].shape[0], dtype=bool)
+    sure = np.ones_like(candidate) if isinstance(gate, RectangleGate) else None
+    test = np.empty_like(candidate)
+    for column, (low, high, sure_low, sure_high) in zip(values, limits, strict=True):
+        candidate &= np.greater_equal(column, low, out=test)
+        candidate &= np.less_equal(column, high, out=test)
+        if sure is not None:
+            sure &= np.greater(column, sure_low, out=test)
+            sure &= np.less(column, sure_high, out=test)
+    if sure is not None:
+        candidate &= ~sure
+        keeps = sure
+    else:
+        keeps = np.zeros_like(candidate)
+    pending = np.flatnonzero(candidate)
+    if pending.size:
+        picked = [column[pending] for column in values]
+        keeps[pending] = gate.keeps(
+            [
+                table.strategy.transforms[d.transform].apply(column) if d.transform is not None else column
+                for d, column in zip(gate.dimensions, picked, strict=True)
+            ]
         )
-    used = sorted({d.compensation for g in strategy.gates for d in g.dimensions} - {UNCOMPENSATED})
-    if FCS in used and table.file_spillover is None:
-        used = [c if c != FCS else "FCS (file has none: uncompensated)" for c in used]
-    return GatingResult(
-        gates=tuple(counts),
-        total=total,
-        compensation=", ".join(used) if used else UNCOMPENSATED,
-        warnings=tuple(table.warnings),
-        membership=membership,
-    )
+    return keeps
+
+
+def _channel_limits(
+    strategy: GatingStrategy, gate: RectangleGate | PolygonGate | EllipsoidGate
+) -> list[tuple[float, float, float, float]] | None:
+    """Per dimension (low, high, sure low, sure high) on the untransformed values, or None (no gain).
+
+    Worth it only where a dimension is transformed by a transform that maps every real value and can be
+    inverted (not ``flog``, which leaves values <= 0 out).
+    """
+    transforms = [
+        strategy.transforms[d.transform] if d.transform is not None else None for d in gate.dimensions
+    ]
+    if not any(t is not None and hasattr(t, "inverse") for t in transforms) or any(
+        t is not None and not hasattr(t, "inverse") for t in transforms
+    ):
+        return None
+    if isinstance(gate, RectangleGate):
+        box = list(gate.bounds)
+    elif isinstance(gate, PolygonGate):
+        box = [(min(v[i] for v in gate.vertices), max(v[i] for v in gate.vertices)) for i in (0, 1)]
+    else:
+        box = []
+        for i, centre in enumerate(gate.mean):
+            half = math.sqrt(gate.distance_square * gate.covariance[i][i])
+            box.append((centre - half, centre + half))
+    limits = []
+    for transform, (low, high) in zip(transforms, box, strict=True):
+        span = high - low if low is not None and high is not None else 0.0
+
+        def back(value: float, widen: float, transform: Any = transform, span: float = span) -> float:
+            moved = value + widen * _MARGIN * (1.0 + abs(value) + span)
+            return float(transform.inverse(moved)) if transform is not None else moved
+
+        bottom, top = -math.inf, math.inf  # open bounds
+        limit = (
+            back(low, -1.0) if low is not None else bottom,
+            back(high, 1.0) if high is not None else top,
+            back(low, 1.0) if low is not None else bottom,
+            back(high, -1.0) if high is not None else top,
+        )
+        if any(math.isnan(v) for v in limit):
+            return None
+        limits.append(limit)
+    return limits
 
 
 def _compensated_name(strategy: GatingStrategy, name: str) -> bool:

@@ -9,6 +9,7 @@ from the Gating-ML 2.0 specification's code), so both agree to 1e-9 (tested).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,10 @@ class LinearTransform:
     def apply(self, values: FloatArray) -> FloatArray:
         result: FloatArray = (np.asarray(values, dtype=np.float64) + self.a) / (self.t + self.a)
         return result
+
+    def inverse(self, value: float) -> float:
+        """The channel value this transform maps to ``value``."""
+        return value * (self.t + self.a) - self.a
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "flin", "id": self.id, "T": self.t, "A": self.a}
@@ -95,6 +100,17 @@ class AsinhTransform:
             (self.m + self.a) * _LN10
         )
         return result
+
+    def inverse(self, value: float) -> float:
+        """The channel value this transform maps to ``value``."""
+        try:
+            return (
+                math.sinh(value * (self.m + self.a) * _LN10 - self.a * _LN10)
+                * self.t
+                / math.sinh(self.m * _LN10)
+            )
+        except OverflowError:
+            return math.copysign(math.inf, value)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "fasinh", "id": self.id, "T": self.t, "M": self.m, "A": self.a}
@@ -190,11 +206,11 @@ class LogicleTransform:
         return {"a": a, "b": b, "c": c, "d": d, "f": f, "x1": x1, "w": w, "taylor": taylor}
 
     def apply(self, values: FloatArray) -> FloatArray:
-        p = self._parameters()
-        shape = _Biexponential(
-            p["a"], p["b"], p["c"], p["d"], p["f"], p["x1"], p["x1"] + p["w"] / 4, p["taylor"], True, self.t
-        )
-        return shape.invert(np.asarray(values, dtype=np.float64))
+        return _logicle_shape(self).invert(np.asarray(values, dtype=np.float64))
+
+    def inverse(self, value: float) -> float:
+        """The channel value this transform maps to ``value`` (the biexponential itself)."""
+        return _logicle_shape(self).value_at(value)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "logicle", "id": self.id, "T": self.t, "W": self.w, "M": self.m, "A": self.a}
@@ -214,6 +230,9 @@ class HyperlogTransform:
         _check_biexponential(self.t, self.w, self.m, self.a)
 
     def apply(self, values: FloatArray) -> FloatArray:
+        return _hyperlog_shape(self).invert(np.asarray(values, dtype=np.float64))
+
+    def _shape(self) -> _Biexponential:
         w = self.w / (self.m + self.a)
         x2 = self.a / (self.m + self.a)
         x1 = x2 + w
@@ -231,8 +250,11 @@ class HyperlogTransform:
             coefficient *= b / (i + 1)
             taylor[i] = coefficient
         taylor[0] += c
-        shape = _Biexponential(a, b, c, 0.0, f, x1, x1 + w / 4, taylor, False, self.t)
-        return shape.invert(np.asarray(values, dtype=np.float64))
+        return _Biexponential(a, b, c, 0.0, f, x1, x1 + w / 4, taylor, False, self.t)
+
+    def inverse(self, value: float) -> float:
+        """The channel value this transform maps to ``value``."""
+        return _hyperlog_shape(self).value_at(value)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "hyperlog", "id": self.id, "T": self.t, "W": self.w, "M": self.m, "A": self.a}
@@ -296,6 +318,14 @@ class _Biexponential:
         if near.any():
             y[near] = _series(x[near], self.x1, self.taylor)
         return y, dy, ddy
+
+    def value_at(self, x: float) -> float:
+        """The value whose transform is ``x``: y(x), and -y(2 x1 - x) below x1 (the reflection)."""
+        reflected = x < self.x1
+        point = np.array([2 * self.x1 - x if reflected else x])
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = float(self._evaluate(point)[0][0])
+        return -value if reflected else value
 
     def solve(self, target: FloatArray) -> FloatArray:
         """x with y(x) = target (target >= 0, finite), by Halley's method."""
@@ -373,6 +403,20 @@ class _Biexponential:
         x += self.x1
         shaped: FloatArray = x.reshape(values.shape)
         return shaped
+
+
+@functools.lru_cache(maxsize=32)
+def _logicle_shape(transform: LogicleTransform) -> _Biexponential:
+    """The biexponential a logicle inverts, solved once per parameter set (gating calls it per block)."""
+    p = transform._parameters()
+    return _Biexponential(
+        p["a"], p["b"], p["c"], p["d"], p["f"], p["x1"], p["x1"] + p["w"] / 4, p["taylor"], True, transform.t
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _hyperlog_shape(transform: HyperlogTransform) -> _Biexponential:
+    return transform._shape()
 
 
 def transform_from_dict(raw: dict[str, Any]) -> Transform | RatioTransform:

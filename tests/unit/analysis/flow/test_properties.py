@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from secretome.analysis.flow.gating import points_in_polygon
-from secretome.analysis.flow.transforms import LogicleTransform, _Biexponential
+from secretome.analysis.flow.gating import (
+    Dimension,
+    EllipsoidGate,
+    GatingStrategy,
+    PolygonGate,
+    RectangleGate,
+    apply_strategy,
+    points_in_polygon,
+)
+from secretome.analysis.flow.transforms import (
+    AsinhTransform,
+    HyperlogTransform,
+    LinearTransform,
+    LogicleTransform,
+    _Biexponential,
+)
 
 values = st.lists(
     st.floats(min_value=-1e6, max_value=1e7, allow_nan=False, allow_infinity=False), min_size=1, max_size=50
@@ -62,3 +78,58 @@ def _even_odd(vertices: list[tuple[float, float]], x: float, y: float) -> bool:
         if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
             inside = not inside
     return inside
+
+
+_SCALES: list[Any] = [
+    LogicleTransform("t", 262144.0, 0.5, 4.5, 0.0),
+    LogicleTransform("t", 10000.0, 1.0, 4.0, 0.5),
+    HyperlogTransform("t", 262144.0, 0.5, 4.5, 0.0),
+    AsinhTransform("t", 262144.0, 4.0, 1.0),
+    LinearTransform("t", 262144.0, 100.0),
+]
+scale_value = st.floats(min_value=-0.2, max_value=1.1, allow_nan=False)
+
+
+def _events_near(transform: Any, marks: list[float], rng: np.random.Generator) -> np.ndarray:
+    """Random channel values, and the channel values of the gate's marks with their float neighbours."""
+    exact = np.array([transform.inverse(m) for m in marks])
+    exact = exact[np.isfinite(exact)]
+    near = np.concatenate([exact, np.nextafter(exact, np.inf), np.nextafter(exact, -np.inf)])
+    wide = transform.inverse(1.2) * rng.uniform(-0.05, 1.0, 300)
+    return np.concatenate([near, wide, [np.inf, -np.inf, np.nan, 0.0]])
+
+
+def _gated_directly(gate: Any, transform: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    columns = [transform.apply(x), transform.apply(y)][: len(gate.dimensions)]
+    with np.errstate(invalid="ignore"):  # infinite events: inf - inf in the ellipsoid's distance
+        result: np.ndarray = gate.keeps(columns)
+    return result
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(range(len(_SCALES))),
+    st.lists(st.tuples(scale_value, scale_value), min_size=3, max_size=6),
+    st.tuples(scale_value, scale_value),
+    st.integers(0, 2**32 - 1),
+)
+def test_gating_through_bounding_boxes_decides_exactly_as_transforming_every_event(
+    which: int, vertices: list[tuple[float, float]], corners: tuple[float, float], seed: int
+) -> None:
+    transform = _SCALES[which]
+    rng = np.random.default_rng(seed)
+    low, high = sorted(corners)
+    dimensions = (Dimension("X", transform="t"), Dimension("Y", transform="t"))
+    gates: list[Any] = [
+        RectangleGate("R", dimensions, ((low, high), (None, high))),
+        PolygonGate("P", dimensions, tuple(vertices)),
+        EllipsoidGate("E", dimensions, (low, high), ((0.01, 0.002), (0.002, 0.02)), 1.5),
+    ]
+    marks = [low, high, *(v for vertex in vertices for v in vertex), low - 0.15, high + 0.2]
+    x = _events_near(transform, marks, rng)
+    y = rng.permutation(_events_near(transform, marks, rng))[: x.size]
+    x = x[: y.size]
+    strategy = GatingStrategy(tuple(gates), {"t": transform})
+    result = apply_strategy(strategy, np.column_stack([x, y]), ("X", "Y"))
+    for gate in gates:
+        assert np.array_equal(result.membership[gate.id], _gated_directly(gate, transform, x, y)), gate.id
