@@ -166,3 +166,72 @@ def test_a_lot_without_ev_data_has_no_checklist(analyst: Any, ev_lot: Any) -> No
 def test_an_unknown_lot_is_not_found() -> None:
     with pytest.raises(NotFound):
         lot_misev_report("CM-NOPE")
+
+
+def _release(lot_number: str, analyst: Any, reviewer: Any, qa: Any) -> None:
+    from tests.integration.release_support import conforming_results, sign
+
+    conforming_results(analyst, lot_number)
+    release.transition(analyst, "submit", lot_number, "submit for review")
+    sign(reviewer, lot_number, "reviewed")
+    sign(qa, lot_number, "released")
+
+
+def test_the_certificate_of_an_ev_lot_carries_the_checklist_in_its_verified_json(
+    analyst: Any, reviewer: Any, qa_user: Any, ev_lot: Any
+) -> None:
+    from secretome.services import certificates
+
+    release.add_result(analyst, "BCA", ev_lot.number, "protein", "120")
+    run, _ = accepted_nta_run(analyst, ev_lot.number)
+    add_markers(analyst, ev_lot.number)
+    _release(ev_lot.number, analyst, reviewer, qa_user)
+    certificate = certificates.issue_certificate(qa_user, "CoA", ev_lot.number)
+    content = json.loads(certificate.content_json)
+    misev = content["misev"]
+    assert misev["checklist"] == "MISEV2023"
+    assert (misev["answered"], misev["required"]) == (11, 17)
+    assert misev["completeness"] == round(100 * 11 / 17, 1) == 64.7
+    assert [m["code"] for m in misev["missing"]] == [
+        "source.cell_count",
+        "preanalytics.storage",
+        "preanalytics.clearing",
+        "separation.method",
+        "markers.cytosolic",
+        "single.imaging",
+    ]
+    particles = next(i for i in misev["items"] if i["code"] == "quantification.particles")
+    assert particles["source"] == f"analysis run {run.number}"
+    # The same lot gives the same content again: the embedded JSON is deterministic.
+    again = certificates.certificate_content(ev_lot, certificate.number, certificate.issued_at, qa_user)
+    assert again["misev"] == misev
+    pdf = certificates.certificate_pdf(certificate)
+    assert certificates.verify_certificate(pdf)["current"] is True
+    html = certificates.render_html(content, [], for_pdf=False)
+    assert "MISEV2023 reporting checklist" in html and "Completeness 64.7 %" in html
+
+
+def test_the_certificate_of_a_lot_without_ev_data_has_no_checklist(
+    analyst: Any, reviewer: Any, qa_user: Any, ev_lot: Any
+) -> None:
+    from secretome.services import certificates
+
+    _release(ev_lot.number, analyst, reviewer, qa_user)
+    certificate = certificates.issue_certificate(qa_user, "CoA", ev_lot.number)
+    assert "misev" not in json.loads(certificate.content_json)
+
+
+def test_lot_misev_on_the_command_line(analyst: Any, qa_user: Any, run_cli: Any) -> None:
+    approved_specification(qa_user, ev_attributes())
+    approve_nta_method(analyst, qa_user)
+    lot = make_lot(analyst)
+    run, _ = accepted_nta_run(analyst, lot.number)
+    result = run_cli("lot", "misev", lot.number, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["nta_run"] == run.number and payload["has_ev_data"] is True
+    # NTA alone: particles, single particles, and the genealogy and specification items (7 of 17).
+    assert payload["answered"] == 7
+    table = run_cli("lot", "misev", lot.number)
+    assert table.exit_code == 0 and "41 % complete, 7 of 17" in table.output
+    assert run_cli("lot", "misev", "CM-NOPE").exit_code == 2
