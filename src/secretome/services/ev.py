@@ -154,15 +154,18 @@ def _instrument_settings(run: AnalysisRun) -> str:
     for run_input in run.inputs.order_by("position"):
         record = run_input.instrument_import
         metadata = record.metadata or {}
-        shown = [
-            f"{label} {metadata[key]}"
-            for key, label in (
-                ("Camera Level", "camera level"),
-                ("Detection Threshold", "detection threshold"),
-                ("Temperature/C", "temperature (°C)"),
-            )
-            if metadata.get(key) not in (None, "")
-        ]
+        shown = []
+        for key, label in (
+            ("Camera Level", "camera level"),
+            ("Detection Threshold", "detection threshold"),
+            ("Temperature/C", "temperature (°C)"),
+        ):
+            # The reader keeps one value per video; one value is shown when every video used the same.
+            raw = metadata.get(key)
+            values = raw if isinstance(raw, list) else [raw]
+            distinct = list(dict.fromkeys(str(v) for v in values if v not in (None, "")))
+            if distinct:
+                shown.append(f"{label} {' / '.join(distinct)}")
         software = " ".join(x for x in (record.software, record.software_version) if x)
         head = record.instrument + (f" ({software})" if software else "")
         parts.append(f"{head}: {', '.join(shown)}" if shown else head)
@@ -264,9 +267,10 @@ def _step_text(step: ProcessingStep) -> str:
         parts.append(f"{_g(step.pore_size_um)} µm")
     if step.mwco_kda is not None:
         parts.append(f"{_g(step.mwco_kda)} kDa MWCO")
-    if step.volume_out_ml > 0 and step.volume_in_ml != step.volume_out_ml:
+    # Volumes matter for a concentrating step (its factor), not for the small losses of a clearing step.
+    if step.kind == StepKind.ULTRAFILTRATION and step.volume_out_ml > 0:
         parts.append(
-            f"{_g(step.volume_in_ml)} -> {_g(step.volume_out_ml)} mL "
+            f"{step.volume_in_ml:.3g} -> {step.volume_out_ml:.3g} mL "
             f"({step.volume_in_ml / step.volume_out_ml:.3g}x)"
         )
     return ", ".join(parts)
