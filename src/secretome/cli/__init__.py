@@ -25,6 +25,7 @@ from secretome.cli import (
     flow,
     instruments,
     lot,
+    lot_ev,  # noqa: F401  (registers lot misev)
     lot_genealogy,  # noqa: F401  (registers lot trace, lot list)
     lot_release,  # noqa: F401  (registers lot status, sign, step)
     quality,

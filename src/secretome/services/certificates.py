@@ -29,6 +29,7 @@ from secretome.services.analyses import verify_lot
 from secretome.services.audit import record_event, require_reason
 from secretome.services.durable import write_atomically
 from secretome.services.errors import GuardFailed, NotFound
+from secretome.services.ev import misev_if_ev_data
 from secretome.services.release.lots import (
     RECORD_TYPE,
     analysis_of,
@@ -98,7 +99,7 @@ def certificate_content(lot: Lot, number: str, issued_at: Any, issuer: User) -> 
     spec = disposition.specification
     signatures = [s for s in status["signatures"] if s["state"] == "valid"]
     released_at = next((s["signed_at"] for s in signatures if s["meaning"] == "released"), None)
-    return {
+    content: dict[str, Any] = {
         "certificate": number,
         "issued_at": issued_at,
         "issued_by": {"username": issuer.get_username(), "printed_name": full_name(issuer)},
@@ -154,6 +155,41 @@ def certificate_content(lot: Lot, number: str, issued_at: Any, issuer: User) -> 
                 "signature_sha256": s["signature_sha256"],
             }
             for s in signatures
+        ],
+    }
+    misev = _misev_summary(lot)
+    if misev is not None:
+        content["misev"] = misev
+    return content
+
+
+def _misev_summary(lot: Lot) -> dict[str, Any] | None:
+    """The MISEV2023 checklist in short (answered items with their record, missing items), for EV lots."""
+    misev = misev_if_ev_data(lot)
+    if misev is None:
+        return None
+    report = misev.to_dict()
+    required = [item for item in report["items"] if item["required"]]
+    return {
+        "checklist": "MISEV2023",
+        # Rounded here so the embedded JSON carries the number the certificate prints.
+        "completeness": round(report["completeness"], 1),
+        "answered": report["answered"],
+        "required": report["required"],
+        "items": [
+            {
+                "code": item["code"],
+                "text": item["text"],
+                "answer": item["answer"],
+                "source": ", ".join(source["label"] for source in item["sources"]),
+            }
+            for item in required
+            if item["answered"]
+        ],
+        "missing": [
+            {"code": item["code"], "text": item["text"], "note": item["note"]}
+            for item in required
+            if not item["answered"]
         ],
     }
 

@@ -14,7 +14,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from secretome.services import certificates, release
+from secretome.services import certificates, ev, release
 from secretome.services.errors import Forbidden, GuardFailed, NotFound, ServiceError
 from secretome.web.release import signed_in
 
@@ -83,7 +83,13 @@ class CertificateFile(Schema):
 
 @router.get("/lots/{number}", response={200: dict[str, Any], **ERRORS}, summary="A lot's QC status")
 def lot_status(request: HttpRequest, number: str) -> Any:
-    return _answer(lambda: release.lot_status(release.get_lot(number)))
+    return _answer(lambda: _status_with_misev(release.get_lot(number)))
+
+
+def _status_with_misev(lot: Any) -> dict[str, Any]:
+    """The lot's status and, for a lot with EV data, its MISEV2023 checklist (``misev``, else null)."""
+    misev = ev.misev_if_ev_data(lot)
+    return {**release.lot_status(lot), "misev": None if misev is None else misev.to_dict()}
 
 
 @router.post("/lots/{number}/results", response={201: dict[str, Any], **ERRORS}, summary="Record a result")

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from secretome.domain.lot_lifecycle import RESULT_ENTRY_STATES, LotState
 from secretome.domain.roles import Role
 from secretome.domain.specification import AttributeSpec, Criterion, CriterionKind, ReportingRule
-from secretome.services import certificates, release
+from secretome.services import certificates, ev, release
 from secretome.services.errors import NotFound, ServiceError
 from secretome.services.release.specifications import products, specifications
 from secretome.services.users import roles_of
@@ -234,11 +234,14 @@ def lot_qc(request: HttpRequest, number: str) -> HttpResponse:
     status = release.lot_status(lot)
     held = roles_of(request.user)
     issued = list(lot.certificates.order_by("-issued_at"))
+    misev = ev.misev_if_ev_data(lot)
     return render(
         request,
         "secretome/release/lot_qc.html",
         {
             "status": status,
+            # The MISEV2023 checklist, only for a lot with EV data (an NTA run or ev-* results).
+            "misev": None if misev is None else misev.to_dict(),
             # The form is offered only where the service would accept the result.
             "can_enter": bool(held & {Role.ANALYST, Role.REVIEWER})
             and LotState(status["state"]) in RESULT_ENTRY_STATES,
