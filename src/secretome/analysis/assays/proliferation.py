@@ -186,16 +186,18 @@ class ProliferationResult:
             figure = ax.figure
         low = self.peak_log2 - self.generations - 2.0
         high = self.peak_log2 + 2.0
-        width = 1.0 / 16.0
+        width = 1.0 / 12.0
         edges = np.arange(low, high + width, width)
         values = self.log2_values
         if values.size:
-            ax.hist(values, bins=edges, color="0.75", label="events")
-        grid = np.linspace(low, high, 600)
+            # One filled outline, not a bar per bin: small SVG, same picture.
+            ax.hist(values, bins=edges, histtype="stepfilled", color="0.8", label="events")
+        grid = np.linspace(low, high, 160)
         parts = self.density(grid) * width
-        for g, part in enumerate(parts):
-            ax.plot(grid, part, linewidth=0.9, label=f"gen {g}" if g < 1 else None)
-        ax.plot(grid, parts.sum(axis=0), color="black", linewidth=1.0, label="model")
+        for part, weight in zip(parts, self.weights, strict=True):
+            if weight > 1e-3:
+                ax.plot(grid, part, linewidth=0.8)
+        ax.plot(grid, parts.sum(axis=0), color="black", linewidth=0.9, label="model")
         ax.axvline(self.peak_log2, color="grey", linestyle="--", linewidth=0.8)
         ax.set_xlim(low, high)
         ax.set_xlabel(f"log2 {self.channel or 'dye'} intensity")
