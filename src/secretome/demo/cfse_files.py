@@ -211,3 +211,78 @@ def cfse_method_settings(attribute: str = "t_cell_suppression_cfse") -> dict[str
         "report": "inhibition",
         "report_dose": 25.0,
     }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The demo's method, specification attribute and accepted run for these files
+# ---------------------------------------------------------------------------------------------------------
+METHOD = "TCELL-CFSE"
+ATTRIBUTE = "t_cell_suppression_cfse"
+
+
+def method_draft() -> dict[str, Any]:
+    """The demo's ``t-cell-suppression-flow`` method, in the words ``services.analyses.draft_method`` takes."""
+    return {
+        "code": METHOD,
+        "title": "T-cell suppression by CFSE dilution (PHA-stimulated PBMC, live lymphocytes), % inhibition at 25 % CM",
+        "kind": "t-cell-suppression-flow",
+        "settings": cfse_method_settings(ATTRIBUTE),
+        "attributes": [ATTRIBUTE],
+        "reporting_unit": "%",
+        "normalisation": "none",
+    }
+
+
+def attributes() -> list[Any]:
+    """The report-only specification attribute the demo's CFSE runs report."""
+    from secretome.domain.specification import AttributeSpec, Criterion, CriterionKind, ReportingRule
+
+    return [
+        AttributeSpec(
+            ATTRIBUTE,
+            "T-cell suppression at 25 % CM (CFSE)",
+            "PBMC proliferation by CFSE dilution, % divided",
+            "%",
+            Criterion(CriterionKind.REPORT_ONLY, rule=ReportingRule(significant_digits=3)),
+            category="potency",
+            release_test=False,
+            analysis_kind="t-cell-suppression-flow",
+        )
+    ]
+
+
+def analyse_suppression(ctx: Any, lots: Any, potencies: Mapping[str, float], count: int = 2) -> None:
+    """One CFSE suppression experiment with the first ``count`` lots beside the reference lot: every tube
+    imported (the lots' tubes for their lot), analysed in one run through the approved method and accepted."""
+    from secretome.demo.analyses import _write
+    from secretome.services import analyses, imports
+
+    ana = ctx.users["ana"]
+    chosen = list(lots)[:count]
+    if not chosen:
+        return
+    files = suppression_files({lot.number: potencies[lot.number] for lot in chosen}, seed=20260309)
+    numbers = {lot.number for lot in chosen}
+    records = []
+    for name, content in files.items():
+        path = _write(ctx, name, content)
+        sample = read_source(content)
+        records.append(
+            imports.import_file(
+                ana,
+                "demo: CFSE suppression tube",
+                path.name,
+                content,
+                lot=sample if sample in numbers else None,
+            ).pk
+        )
+    run = analyses.analyse(ana, "demo: CFSE T-cell suppression", records, METHOD)
+    results = analyses.accept_run(ana, "demo: CFSE gating and generation fits checked", run.number)
+    ctx.say(f"CFSE suppression: {len(files)} FCS tubes -> run {run.number} accepted, {len(results)} results")
+
+
+def read_source(content: bytes) -> str:
+    """``$SRC`` of an FCS file written by :func:`suppression_files`."""
+    from secretome.instruments.flow import read_fcs_data_sets
+
+    return (read_fcs_data_sets(content, "tube.fcs")[0].keywords.get("src") or "").strip()
