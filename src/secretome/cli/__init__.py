@@ -19,6 +19,7 @@ from secretome.cli import (
     analyze_curve,  # noqa: F401  (registers analyze curve)
     analyze_expression,  # noqa: F401  (registers analyze nta, analyze qpcr)
     analyze_potency,  # noqa: F401  (registers analyze potency, analyze combine)
+    analyze_proliferation,  # noqa: F401  (registers analyze proliferation)
     audit,
     coa,
     culture,

@@ -96,6 +96,9 @@ def approve_methods(ctx: DemoContext) -> None:
             normalisation="none",
         )
     )
+    from secretome.demo import cfse_files
+
+    drafts.append(cfse_files.method_draft())  # CFSE T-cell suppression (t-cell-suppression-flow)
     for draft in drafts:
         method = analyses.draft_method(ana, "demo: analysis method", **draft)  # type: ignore[arg-type]
         analyses.approve_method(

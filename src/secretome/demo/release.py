@@ -69,7 +69,9 @@ def secretome_and_assay_attributes() -> list[AttributeSpec]:
             ("pou5f1-fold", "POU5F1 (OCT4) expression"),
         ]
     ]
-    return [*demo_attributes(), *expression]
+    from secretome.demo.cfse_files import attributes as cfse_attributes
+
+    return [*demo_attributes(), *expression, *cfse_attributes()]  # CFSE: t_cell_suppression_cfse
 
 
 def release_panel() -> list[AttributeSpec]:
@@ -380,7 +382,7 @@ def release_lots(ctx: DemoContext) -> None:
     if not lots:
         ctx.say("Release: no lots to test (the genealogy step makes them)")
         return
-    from secretome.demo import analyses
+    from secretome.demo import analyses, cfse_files
 
     _specifications(ctx, lots)
     rng = np.random.default_rng(20260301)
@@ -399,6 +401,7 @@ def release_lots(ctx: DemoContext) -> None:
     # The adipose lot's producer cells have lost part of their CD105: identity fails on that marker.
     analyses.analyse_identity(ctx, lots, {lot.number for lot in lots if lot.tissue_source == "AT"})
     analyses.analyse_secretome_and_assays(ctx, lots, potencies)
+    cfse_files.analyse_suppression(ctx, lots, potencies)  # CFSE T-cell suppression of two lots
     analyses.analyse_expression(ctx, lots)
     analyses.verify_lots(ctx, lots)
     for lot in lots:

@@ -13,3 +13,4 @@ from secretome.methods.kinds import t_cell_suppression  # noqa: F401
 from secretome.methods.kinds import angiogenesis  # noqa: F401
 from secretome.methods.kinds import wound_healing  # noqa: F401
 from secretome.methods.kinds import flow_identity  # noqa: F401
+from secretome.methods.kinds import t_cell_suppression_flow  # noqa: F401
