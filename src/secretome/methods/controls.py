@@ -225,7 +225,7 @@ class ControlLimitsSegment:
             "label": self.label,
             "mean": m,
             "sd": s,
-            "lines": {f"{k:+d}sd": m + k * s for k in (-3, -2, -1, 1, 2, 3)},
+            "lines": {f"{'minus' if k < 0 else 'plus'}_{abs(k)}": m + k * s for k in (-3, -2, -1, 1, 2, 3)},
         }
 
 

@@ -168,7 +168,7 @@ def test_a_shifted_control_fires_nelson_1_and_2_of_3_beyond_2_sd() -> None:
     assert payload["points"][5]["z"] == pytest.approx(3.2)
     assert payload["points"][5]["rules"] == ["nelson 1", "western electric 1"]
     assert payload["points"][5]["colour"] == "#d62728"
-    assert payload["lines"]["+3sd"] == pytest.approx(100 + 3 * sd)
+    assert payload["lines"]["plus_3"] == pytest.approx(100 + 3 * sd)
     assert [s["id"] for s in payload["signals"]] == ["AR-6", "AR-7", "AR-8"]
 
 
