@@ -25,8 +25,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(name="runs")
 def runs_fixture(analyst: Any, qa_user: Any) -> list[Any]:
     elisa_method(analyst, qa_user)
-    # plate 7 (index 6): the QC-high material at 1300 pg/mL instead of 1000 (130 % recovery)
-    return accepted_elisa_runs(analyst, 7, shifted={6: {"QC-high": 1300.0}})
+    # plate 7 (index 6): the QC-high material at 650 pg/mL instead of 500 (130 % recovery)
+    return accepted_elisa_runs(analyst, 7, shifted={6: {"QC-high": 650.0}})
 
 
 def test_the_chart_of_a_qc_sample_has_the_baseline_mean_and_sd_and_flags_the_shifted_run(
@@ -58,8 +58,10 @@ def test_without_approved_limits_the_chart_is_provisional_from_the_first_runs(ru
     assert payload["chart"]["mean"] == pytest.approx(statistics.mean(values), rel=1e-12)
     concentration = assay_controls.control_chart(METHOD, "QC-low", quantity="concentration")
     assert concentration["unit"] == "pg/mL"
+    # recovery = 100 x found / nominal (80 pg/mL in the well)
+    assert [o["nominal"] for o in concentration["observations"]] == [80.0] * 7
     assert [o["value"] for o in concentration["observations"]] == pytest.approx(
-        [v for v in values], rel=1e-12
+        [v * 80.0 / 100 for v in values], rel=1e-12
     )
     assert {c["control"] for c in assay_controls.method_controls(METHOD)} == {"QC-low", "QC-high"}
 
@@ -168,7 +170,7 @@ def test_the_potency_control_of_each_plate_is_charted_and_the_runs_recompute(
 
 def test_the_command_line_charts_a_control(run_cli: Callable[..., Any], analyst: Any, qa_user: Any) -> None:
     elisa_method(analyst, qa_user)
-    runs = accepted_elisa_runs(analyst, 4, shifted={3: {"QC-high": 1400.0}})
+    runs = accepted_elisa_runs(analyst, 4, shifted={3: {"QC-high": 700.0}})
     result = run_cli("trend", "controls", METHOD, "--control", "QC-high", "--baseline", "3", "--json")
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(name="runs")
 def runs_fixture(analyst: Any, qa_user: Any) -> list[Any]:
     elisa_method(analyst, qa_user)
-    return accepted_elisa_runs(analyst, 5, shifted={4: {"QC-high": 1350.0}})
+    return accepted_elisa_runs(analyst, 5, shifted={4: {"QC-high": 675.0}})
 
 
 def _figure(html: str) -> dict[str, Any]:

@@ -39,7 +39,7 @@ VEGF_CURVE = (0.045, 2.9, 650.0, 1.15)
 MEDIUM_BLANK = "medium"
 #: QC samples of the VEGF-A ELISA: recombinant VEGF-A spiked into assay diluent at a known concentration
 #: (pg/mL in the well), low and high on the curve; charted run after run as assay controls.
-VEGF_QC = {"QC-low": 100.0, "QC-high": 1000.0}
+VEGF_QC = {"QC-low": 80.0, "QC-high": 500.0}
 
 
 def four_pl(concentration: float, bottom: float, top: float, inflection: float, hill: float) -> float:
@@ -281,6 +281,20 @@ PANEL_TYPICAL = {"HGF": 1500.0, "IL-6": 12000.0, "IL-8": 4000.0, "MCP-1": 5000.0
 MFI_BOTTOM, MFI_TOP, MFI_HILL = 18.0, 24000.0, 1.05
 
 
+def panel_qc() -> dict[str, dict[str, float]]:
+    """The panel's QC samples (recombinant analytes in assay diluent, pg/mL in the well): ``QC-low`` at a
+    two-hundred-and-fiftieth and ``QC-high`` at a twenty-fifth of each analyte's top standard (near the
+    curve's inflection, where a concentration reads most precisely)."""
+    return {
+        "QC-low": {analyte: top / 250.0 for analyte, (_, top, _, _) in PANEL.items()},
+        "QC-high": {analyte: top / 25.0 for analyte, (_, top, _, _) in PANEL.items()},
+    }
+
+
+#: The panel's QC samples, the default of :func:`xponent_panel` (never mutated).
+PANEL_QC: Mapping[str, Mapping[str, float]] = panel_qc()
+
+
 def panel_standards() -> dict[str, dict[str, float]]:
     """Standard concentrations per analyte, keyed by the sample names of the plate (``Standard1``..7)."""
     return {
@@ -307,12 +321,16 @@ def xponent_panel(
     dilution: float = 10.0,
     cv: float = 0.05,
     low_bead_wells: Sequence[str] = (),
+    qc: Mapping[str, Mapping[str, float]] | None = PANEL_QC,
+    qc_true: Mapping[str, Mapping[str, float]] | None = None,
 ) -> PlateFile:
     """A Luminex xPONENT 4.2 (MAGPIX) batch CSV of the :data:`PANEL` for ``lots`` (lot -> analyte -> true
     pg/mL in the CM; analytes left out are at :data:`PANEL_TYPICAL`).
 
     Wells are read column by column (A1, B1, ... H1, A2 ...): ``Background0`` and the seven standards in
-    duplicate, then each lot's CM, diluted ``dilution``-fold, in duplicate. Median fluorescence follows each
+    duplicate, then each lot's CM, diluted ``dilution``-fold, in duplicate, then the QC samples ``qc`` (sample
+    -> analyte -> nominal pg/mL in the well; the default :func:`panel_qc`, ``None`` for none) in duplicate,
+    each holding its nominal concentrations unless ``qc_true`` says otherwise. Median fluorescence follows each
     analyte's 4PL with multiplicative noise ``cv``; bead counts are 80-120 per region, except in
     ``low_bead_wells`` (20-30: below the usual minimum of 50). The returned layout is None-equivalent: the
     wells are identified by their sample names, as multiplex exports are.
@@ -329,6 +347,10 @@ def xponent_panel(
                 raise ValueError(f"lots: {analyte!r} of {lot} is not in the panel ({', '.join(PANEL)})")
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"lots: {analyte} of {lot} must be a non-negative number")
+    controls = {name: dict(levels) for name, levels in (qc or {}).items()}
+    unknown = sorted(set(qc_true or {}) - set(controls))
+    if unknown:
+        raise ValueError(f"qc_true: {unknown[0]!r} is not one of the QC samples ({', '.join(controls)})")
     standards = panel_standards()
     samples: list[tuple[str, dict[str, float]]] = []
     for name in ("Background0", *standards["HGF"]):
@@ -337,6 +359,10 @@ def xponent_panel(
     for lot, values in lots.items():
         well_values = {a: values.get(a, PANEL_TYPICAL[a]) / dilution for a in PANEL}
         samples += [(lot, well_values), (lot, well_values)]
+    for name, nominal in controls.items():
+        actual = {**nominal, **(qc_true or {}).get(name, {})}
+        well_values = {a: float(actual.get(a, 0.0)) for a in PANEL}
+        samples += [(name, well_values), (name, well_values)]
     if len(samples) > 96:
         raise ValueError(f"lots: {len(lots)} lots do not fit on one 96-well plate")
     order = [f"{row}{column}" for column in range(1, 13) for row in "ABCDEFGH"]
@@ -441,7 +467,7 @@ def xponent_panel(
         _csv("CRC32", "0"),
     ]
     content = ("\r\n".join(lines) + "\r\n").encode("ascii")
-    layout = _panel_layout(samples, order, lots, dilution)
+    layout = _panel_layout(samples, order, lots, dilution, controls)
     return PlateFile("secretome-panel-xponent.csv", content, layout)
 
 
@@ -450,6 +476,7 @@ def _panel_layout(
     order: Sequence[str],
     lots: Mapping[str, Mapping[str, float]],
     dilution: float,
+    controls: Mapping[str, Mapping[str, float]],
 ) -> PlateLayout:
     wells: dict[str, WellAssignment] = {}
     for (sample, _), well in zip(samples, order, strict=False):
@@ -457,6 +484,9 @@ def _panel_layout(
             wells[well] = WellAssignment(WellRole.BLANK, sample)
         elif sample in lots:
             wells[well] = WellAssignment(WellRole.UNKNOWN, sample, dilution)
+        elif sample in controls:
+            # Like a standard, a QC's level is per analyte (the settings' qc_samples); the layout names it.
+            wells[well] = WellAssignment(WellRole.QC, sample, next(iter(controls[sample].values())))
         else:
             # The level of a standard is per analyte (see panel_standards); the layout names the standard.
             wells[well] = WellAssignment(WellRole.STANDARD, sample, panel_standards()["HGF"][sample])
@@ -472,6 +502,7 @@ def panel_settings(dilution: float = 10.0, normalisation: str = "per_ml") -> dic
         "weighting": "1/y^2",
         "blank_wells": "fit",
         "standards": panel_standards(),
+        "qc_samples": panel_qc(),
         "assay_blanks": ["Background0"],
         "dilution": dilution,
         "below_lloq": "lloq",

@@ -13,7 +13,7 @@ import pytest
 from secretome.analysis.trending import LeveyJennings
 from secretome.demo.instrument_files import DEMO_POTENCY_CONTROL, potency_plate
 from secretome.instruments.detect import read
-from secretome.methods.base import Decisions, MethodInput, RunContext
+from secretome.methods.base import Decisions, LotContext, MethodInput, RunContext
 from secretome.methods.controls import (
     ControlLimitsSegment,
     RunFacts,
@@ -207,3 +207,40 @@ def test_bad_chart_input_is_refused() -> None:
         levey_jennings([1.0], ["a", "b"], [segment])
     with pytest.raises(ValueError, match=r"^segments"):
         levey_jennings([1.0], ["a"], [ControlLimitsSegment(0, 1.0, 0.0)])
+
+
+CURVE = get_kind("standard-curve")
+
+
+def test_multiplex_qc_samples_named_in_the_settings_are_evaluated_per_analyte() -> None:
+    from secretome.demo.assay_files import PANEL, panel_qc, panel_settings, xponent_panel
+
+    panel = xponent_panel(
+        {"L1": {}}, np.random.default_rng(2), cv=0.03, qc_true={"QC-high": {"IL-6": 1040.0}}
+    )
+    item = MethodInput(4, "e" * 64, panel.filename, read(panel.content, panel.filename), None, panel.content)
+    context = RunContext(lots={"L1": LotContext("L1")})
+    outcome = CURVE.analyse([item], CURVE.check_settings(panel_settings()), Decisions(), context)
+    recoveries = {(c["analyte"], q["name"]): q for c in outcome.result["curves"] for q in c["qc_controls"]}
+    assert set(recoveries) == {(a, n) for a in PANEL for n in ("QC-low", "QC-high")}
+    # nominal = a twenty-fifth of the top standard; IL-6's QC-high holds 1040 pg/mL against 800 nominal
+    assert recoveries[("IL-6", "QC-high")]["nominal"] == panel_qc()["QC-high"]["IL-6"] == 800.0
+    assert recoveries[("IL-6", "QC-high")]["recovery"] == pytest.approx(130, rel=0.08)
+    for (analyte, name), qc in recoveries.items():
+        if (analyte, name) != ("IL-6", "QC-high"):
+            assert qc["recovery"] == pytest.approx(100, abs=15), (analyte, name)
+    assert outcome.result["settings"]["qc_samples"] == panel_qc()
+    assert [r.lot for r in outcome.reportables] == ["L1"] * len(PANEL)
+
+
+def test_standard_curve_settings_without_qc_samples_complete_as_before() -> None:
+    checked = CURVE.check_settings({"analytes": {"VEGF-A": "vegf"}})
+    assert "qc_samples" not in checked  # so runs stored before the setting existed recompute identically
+    single = CURVE.check_settings({"analytes": {"VEGF-A": "vegf"}, "qc_samples": {"QC-1": 250}})
+    assert single["qc_samples"] == {"QC-1": {"VEGF-A": 250.0}}
+    with pytest.raises(ValueError, match="not an analyte"):
+        CURVE.check_settings({"analytes": {"VEGF-A": "vegf"}, "qc_samples": {"QC-1": {"IL-6": 5}}})
+    with pytest.raises(ValueError, match="positive"):
+        CURVE.check_settings({"analytes": {"VEGF-A": "vegf"}, "qc_samples": {"QC-1": 0}})
+    with pytest.raises(ValueError, match=r"^qc_samples"):
+        CURVE.check_settings({"analytes": {"VEGF-A": "vegf"}, "qc_samples": ["QC-1"]})
