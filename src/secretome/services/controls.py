@@ -245,7 +245,7 @@ def control_chart(
         }
     else:
         if len(values) < MINIMUM_RUNS:
-            payload["note"] = f"{len(values)} runs with a value: too few for a chart ({MINIMUM_RUNS} needed)"
+            payload["note"] = f"runs with a value: {len(values)}; a chart needs at least {MINIMUM_RUNS}"
             return payload
         n = min(PROVISIONAL_BASELINE, len(values))
         try:
