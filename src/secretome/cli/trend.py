@@ -18,7 +18,16 @@ import typer
 from rich.table import Table
 
 from secretome.analysis.trending import Capability, HotellingT2, IMRChart, LeveyJennings, tolerance_factor
-from secretome.cli.common import JSON_OPTION, BadInput, console, emit, fail, refusals, setup_django
+from secretome.cli.common import (
+    JSON_OPTION,
+    BadInput,
+    acting_user,
+    console,
+    emit,
+    fail,
+    refusals,
+    setup_django,
+)
 
 app = typer.Typer(
     help="Batch-to-batch variability: control charts, capability, tolerance limits, comparability.",
@@ -283,6 +292,128 @@ def _render_attribute(payload: dict[str, Any]) -> None:
         console.print(f"signal: lot {signal['lot_id']}: {', '.join(signal['rules'])}", markup=False)
     if payload["capability"] is not None:
         _render_capability(payload["capability"])
+
+
+CONTROL_OPTION = typer.Option(..., "--control", help="The control's name on the plate (QC-high, CTRL).")
+ANALYTE_OPTION = typer.Option(None, "--analyte", help="The analyte (needed when the control has several).")
+QUANTITY_OPTION = typer.Option(
+    None, "--quantity", help="recovery (QC default), concentration, or relative potency (potency controls)."
+)
+
+
+@app.command("controls")
+def controls(
+    method: str = typer.Argument(..., help="Analysis method code, e.g. VEGF-ELISA or IDO-RP."),
+    control: str = CONTROL_OPTION,
+    analyte: str | None = ANALYTE_OPTION,
+    baseline: int | None = typer.Option(
+        None, "--baseline", help="Limits from the first N runs instead of the approved ones."
+    ),
+    quantity: str | None = QUANTITY_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Levey-Jennings chart of an assay control over the accepted runs of a method, with the run rules."""
+    setup_django()
+    from secretome.services import controls as assay_controls
+
+    with refusals():
+        payload = assay_controls.control_chart(method, control, analyte, baseline, quantity)
+    emit(payload, as_json, _render_controls)
+
+
+def _render_controls(payload: dict[str, Any]) -> None:
+    unit = f" {payload['unit']}" if payload["unit"] else ""
+    console.print(
+        f"{payload['method']} control {payload['control']}, {payload['analyte']}, {payload['quantity']}"
+        f"{unit}: {payload['n']} runs",
+        markup=False,
+    )
+    chart = payload["chart"]
+    if chart is None:
+        console.print(payload["note"], markup=False)
+        return
+    limits = payload["limits"]
+    console.print(
+        f"limits: {limits['origin']} ({limits['baseline_n']} runs from {limits['first_run']}"
+        + (
+            f", approved by {limits['approved_by']} at {limits['approved_at']}"
+            if limits.get("approved_by")
+            else ""
+        )
+        + f"): mean {_fmt(chart['mean'])}, SD {_fmt(chart['sd'])}",
+        markup=False,
+    )
+    table = Table(title="runs")
+    for column in ("#", "run", "analysed", "value", "z", "rules"):
+        table.add_column(column)
+    for point, observation in zip(chart["points"], payload["observations"], strict=True):
+        table.add_row(
+            str(point["index"]),
+            point["id"],
+            (observation["analysed_at"] or "")[:16],
+            _fmt(point["value"]),
+            f"{point['z']:+.2f}",
+            ", ".join(point["rules"]) or "-",
+        )
+    console.print(table)
+    for signal in payload["signals"]:
+        console.print(f"signal: {signal['id']}: {', '.join(signal['rules'])}", markup=False)
+
+
+@app.command("approve-controls")
+def approve_controls(
+    method: str = typer.Argument(..., help="Analysis method code."),
+    control: str = CONTROL_OPTION,
+    baseline: int = typer.Option(
+        ..., "--baseline", help="Consecutive runs whose mean and SD become the limits."
+    ),
+    first_run: str | None = typer.Option(
+        None, "--first-run", help="The baseline's first run (default: the first)."
+    ),
+    analyte: str | None = ANALYTE_OPTION,
+    quantity: str | None = QUANTITY_OPTION,
+    reason: str = typer.Option(..., "--reason", help="Why (audit trail)."),
+    acting: str | None = typer.Option(None, "--as", help="The acting user (QA)."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """QA approves (or re-baselines) an assay control's Levey-Jennings limits; earlier limits stay on record."""
+    setup_django()
+    from secretome.services import controls as assay_controls
+
+    user = acting_user(acting, password_stdin=password_stdin)
+    with refusals():
+        limits = assay_controls.approve_control_limits(
+            user,
+            reason,
+            method,
+            control,
+            analyte=analyte,
+            quantity=quantity,
+            first_run=first_run,
+            baseline_n=baseline,
+        )
+    payload = {
+        "id": limits.pk,
+        "method": limits.method,
+        "control": limits.control,
+        "analyte": limits.analyte,
+        "quantity": limits.quantity,
+        "first_run": limits.first_run,
+        "baseline_n": limits.baseline_n,
+        "mean": limits.mean,
+        "sd": limits.sd,
+        "supersedes": limits.supersedes_id,
+    }
+    emit(
+        payload,
+        as_json,
+        lambda p: console.print(
+            f"limits approved for {p['control']} {p['analyte']}: mean {_fmt(p['mean'])}, SD {_fmt(p['sd'])} "
+            f"({p['baseline_n']} runs from {p['first_run']})",
+            markup=False,
+        ),
+    )
 
 
 __all__ = ["app", "fail"]

@@ -53,6 +53,8 @@ def approve_methods(ctx: DemoContext) -> None:
                 "model": "4pl",
                 "similarity": "equivalence",
                 "attribute": "potency",
+                # the assay control on every plate (instrument_files.DEMO_POTENCY_CONTROL): charted, not a lot
+                "control_preparations": ["CTRL"],
             },
             attributes=["potency"],
             reporting_unit="%",
@@ -117,14 +119,14 @@ def _chunks(lots: Sequence[Any], size: int) -> list[list[Any]]:
 
 def analyse_potency(ctx: DemoContext, lots: Sequence[Any], potencies: dict[str, float]) -> None:
     """Potency plates (reference standard and up to three lots each) read as MARS exports, analysed and accepted."""
-    from secretome.demo.instrument_files import potency_plate
+    from secretome.demo.instrument_files import DEMO_POTENCY_CONTROL, potency_plate
     from secretome.services import analyses, imports
 
     ana = ctx.users["ana"]
     rng = np.random.default_rng(20260305)
     for number, group in enumerate(_chunks(lots, 3), start=1):
         truth = {lot.number: potencies[lot.number] for lot in group}
-        content, layout = potency_plate(rng, truth, f"IDO-{number:02d}")
+        content, layout = potency_plate(rng, truth, f"IDO-{number:02d}", control=DEMO_POTENCY_CONTROL)
         path = _write(ctx, f"ido-potency-plate-{number:02d}.csv", content)
         layout_record = imports.save_layout(ana, "demo: potency plate layout", layout)
         record = imports.import_file(

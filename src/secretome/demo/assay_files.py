@@ -37,6 +37,9 @@ VEGF_STANDARDS = (2000.0, 1000.0, 500.0, 250.0, 125.0, 62.5, 31.25)
 VEGF_CURVE = (0.045, 2.9, 650.0, 1.15)
 #: Sample name of the unconditioned (medium-only) blank on the plates.
 MEDIUM_BLANK = "medium"
+#: QC samples of the VEGF-A ELISA: recombinant VEGF-A spiked into assay diluent at a known concentration
+#: (pg/mL in the well), low and high on the curve; charted run after run as assay controls.
+VEGF_QC = {"QC-low": 80.0, "QC-high": 500.0}
 
 
 def four_pl(concentration: float, bottom: float, top: float, inflection: float, hill: float) -> float:
@@ -65,15 +68,25 @@ def _check_lots(lots: Mapping[str, float]) -> None:
             raise ValueError(f"lots: the true value of {lot} must be a non-negative number, not {value}")
 
 
-def vegf_elisa_layout(lots: Sequence[str], dilution: float, name: str = "VEGF ELISA (demo)") -> PlateLayout:
+def vegf_elisa_layout(
+    lots: Sequence[str],
+    dilution: float,
+    name: str = "VEGF ELISA (demo)",
+    qc: Mapping[str, float] | None = None,
+) -> PlateLayout:
     """The plate layout of :func:`gen5_vegf_elisa`.
 
     Columns 1-2: standards (rows A-G) and the zero standard (row H, a blank), in duplicate. Columns 3-4 row A:
     the medium-only blank (unconditioned medium at the same dilution); then each lot's CM in duplicate, two
-    lots per row, filling columns 3-12 row by row.
+    lots per row, filling columns 3-12 row by row; then the QC samples ``qc`` (name -> nominal pg/mL in the
+    well, layout role ``qc``), in duplicate.
     """
-    if len(lots) > 39:
-        raise ValueError(f"lots: at most 39 lots fit on one plate, not {len(lots)}")
+    controls = dict(qc or {})
+    if len(lots) + len(controls) > 39:
+        raise ValueError(
+            f"lots: at most {39 - len(controls)} lots fit on one plate beside {len(controls)} QC samples, "
+            f"not {len(lots)}"
+        )
     wells: dict[str, WellAssignment] = {}
     rows = "ABCDEFGH"
     for index, concentration in enumerate(VEGF_STANDARDS):
@@ -88,6 +101,9 @@ def vegf_elisa_layout(lots: Sequence[str], dilution: float, name: str = "VEGF EL
     for sample, (row, column) in zip(samples, pairs, strict=False):
         for offset in (0, 1):
             wells[f"{row}{column + offset}"] = WellAssignment(WellRole.UNKNOWN, sample, dilution)
+    for (control, nominal), (row, column) in zip(controls.items(), pairs[len(samples) :], strict=False):
+        for offset in (0, 1):
+            wells[f"{row}{column + offset}"] = WellAssignment(WellRole.QC, control, nominal)
     return PlateLayout(name=name, plate_format=96, wells=wells, unit="pg/mL")
 
 
@@ -95,11 +111,15 @@ def _gen5_well_ids(layout: PlateLayout) -> dict[str, tuple[str, str]]:
     """Gen5's own Well ID and Conc/Dil cells (STD1, BLK, SPL1 ...) for the layout section of the export."""
     ids: dict[str, tuple[str, str]] = {}
     samples: dict[str, int] = {}
+    controls: dict[str, int] = {}
     for well, assignment in layout.wells.items():
         if assignment.role is WellRole.STANDARD:
             ids[well] = (assignment.name, f"{assignment.level:g}")
         elif assignment.role is WellRole.BLANK:
             ids[well] = ("BLK", "")
+        elif assignment.role is WellRole.QC:
+            number = controls.setdefault(assignment.name, len(controls) + 1)
+            ids[well] = (f"CTL{number}", f"{assignment.level:g}")
         elif assignment.role is WellRole.UNKNOWN:
             number = samples.setdefault(assignment.name, len(samples) + 1)
             level = assignment.level if assignment.level is not None else 1.0
@@ -179,13 +199,18 @@ def gen5_vegf_elisa(
     dilution: float = 4.0,
     cv: float = 0.04,
     curve: tuple[float, float, float, float] = VEGF_CURVE,
+    qc: Mapping[str, float] | None = VEGF_QC,
+    qc_true: Mapping[str, float] | None = None,
 ) -> PlateFile:
     """A Gen5 export of a VEGF-A ELISA for ``lots`` (lot number -> true VEGF-A in the CM, pg/mL).
 
     The plate holds the standards and the zero standard in duplicate, the unconditioned medium (true
     concentration ``medium_blank_pg_ml``: a blank-subtracted result is ``lot - medium``) and each lot's CM,
-    all samples diluted ``dilution``-fold. Absorbances follow the 4PL ``curve`` with multiplicative noise of
-    ``cv`` (fraction) and are rounded to the three decimals Gen5 prints.
+    all samples diluted ``dilution``-fold, and the QC samples ``qc`` (name -> nominal pg/mL in the well;
+    ``None`` or empty for none) in duplicate. A QC well holds its nominal concentration unless ``qc_true``
+    says otherwise (a QC material that has degraded, a spiking error: what a control chart is for).
+    Absorbances follow the 4PL ``curve`` with multiplicative noise of ``cv`` (fraction) and are rounded to
+    the three decimals Gen5 prints.
 
     So that blank subtraction gives back the true value, each lot well holds ``true + medium`` pg/mL of
     VEGF-A before dilution: the medium's own VEGF-A (from serum substitutes) is part of what the CM contains.
@@ -197,7 +222,15 @@ def gen5_vegf_elisa(
         raise ValueError(f"cv: must lie in [0, 0.5), not {cv}")
     if medium_blank_pg_ml < 0:
         raise ValueError(f"medium_blank_pg_ml: must not be negative, not {medium_blank_pg_ml}")
-    layout = vegf_elisa_layout(list(lots), dilution)
+    controls = dict(qc or {})
+    actual = {**controls, **(qc_true or {})}
+    unknown = sorted(set(actual) - set(controls))
+    if unknown:
+        raise ValueError(f"qc_true: {unknown[0]!r} is not one of the QC samples ({', '.join(controls)})")
+    for name, value in actual.items():
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"qc: the concentration of {name!r} must be a positive number, not {value}")
+    layout = vegf_elisa_layout(list(lots), dilution, qc=controls)
     absorbance: dict[str, float] = {}
     for well in plate_wells(96):
         assignment = layout.wells.get(well)
@@ -205,6 +238,8 @@ def gen5_vegf_elisa(
             continue
         if assignment.role is WellRole.STANDARD:
             concentration = float(assignment.level or 0.0)
+        elif assignment.role is WellRole.QC:
+            concentration = actual[assignment.name]
         elif assignment.role is WellRole.BLANK:
             concentration = 0.0
         elif assignment.name == MEDIUM_BLANK:
@@ -246,6 +281,20 @@ PANEL_TYPICAL = {"HGF": 1500.0, "IL-6": 12000.0, "IL-8": 4000.0, "MCP-1": 5000.0
 MFI_BOTTOM, MFI_TOP, MFI_HILL = 18.0, 24000.0, 1.05
 
 
+def panel_qc() -> dict[str, dict[str, float]]:
+    """The panel's QC samples (recombinant analytes in assay diluent, pg/mL in the well): ``QC-low`` at a
+    two-hundred-and-fiftieth and ``QC-high`` at a twenty-fifth of each analyte's top standard (near the
+    curve's inflection, where a concentration reads most precisely)."""
+    return {
+        "QC-low": {analyte: top / 250.0 for analyte, (_, top, _, _) in PANEL.items()},
+        "QC-high": {analyte: top / 25.0 for analyte, (_, top, _, _) in PANEL.items()},
+    }
+
+
+#: The panel's QC samples, the default of :func:`xponent_panel` (never mutated).
+PANEL_QC: Mapping[str, Mapping[str, float]] = panel_qc()
+
+
 def panel_standards() -> dict[str, dict[str, float]]:
     """Standard concentrations per analyte, keyed by the sample names of the plate (``Standard1``..7)."""
     return {
@@ -272,12 +321,16 @@ def xponent_panel(
     dilution: float = 10.0,
     cv: float = 0.05,
     low_bead_wells: Sequence[str] = (),
+    qc: Mapping[str, Mapping[str, float]] | None = PANEL_QC,
+    qc_true: Mapping[str, Mapping[str, float]] | None = None,
 ) -> PlateFile:
     """A Luminex xPONENT 4.2 (MAGPIX) batch CSV of the :data:`PANEL` for ``lots`` (lot -> analyte -> true
     pg/mL in the CM; analytes left out are at :data:`PANEL_TYPICAL`).
 
     Wells are read column by column (A1, B1, ... H1, A2 ...): ``Background0`` and the seven standards in
-    duplicate, then each lot's CM, diluted ``dilution``-fold, in duplicate. Median fluorescence follows each
+    duplicate, then each lot's CM, diluted ``dilution``-fold, in duplicate, then the QC samples ``qc`` (sample
+    -> analyte -> nominal pg/mL in the well; the default :func:`panel_qc`, ``None`` for none) in duplicate,
+    each holding its nominal concentrations unless ``qc_true`` says otherwise. Median fluorescence follows each
     analyte's 4PL with multiplicative noise ``cv``; bead counts are 80-120 per region, except in
     ``low_bead_wells`` (20-30: below the usual minimum of 50). The returned layout is None-equivalent: the
     wells are identified by their sample names, as multiplex exports are.
@@ -294,6 +347,10 @@ def xponent_panel(
                 raise ValueError(f"lots: {analyte!r} of {lot} is not in the panel ({', '.join(PANEL)})")
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"lots: {analyte} of {lot} must be a non-negative number")
+    controls = {name: dict(levels) for name, levels in (qc or {}).items()}
+    unknown = sorted(set(qc_true or {}) - set(controls))
+    if unknown:
+        raise ValueError(f"qc_true: {unknown[0]!r} is not one of the QC samples ({', '.join(controls)})")
     standards = panel_standards()
     samples: list[tuple[str, dict[str, float]]] = []
     for name in ("Background0", *standards["HGF"]):
@@ -302,6 +359,10 @@ def xponent_panel(
     for lot, values in lots.items():
         well_values = {a: values.get(a, PANEL_TYPICAL[a]) / dilution for a in PANEL}
         samples += [(lot, well_values), (lot, well_values)]
+    for name, nominal in controls.items():
+        actual = {**nominal, **(qc_true or {}).get(name, {})}
+        well_values = {a: float(actual.get(a, 0.0)) for a in PANEL}
+        samples += [(name, well_values), (name, well_values)]
     if len(samples) > 96:
         raise ValueError(f"lots: {len(lots)} lots do not fit on one 96-well plate")
     order = [f"{row}{column}" for column in range(1, 13) for row in "ABCDEFGH"]
@@ -406,7 +467,7 @@ def xponent_panel(
         _csv("CRC32", "0"),
     ]
     content = ("\r\n".join(lines) + "\r\n").encode("ascii")
-    layout = _panel_layout(samples, order, lots, dilution)
+    layout = _panel_layout(samples, order, lots, dilution, controls)
     return PlateFile("secretome-panel-xponent.csv", content, layout)
 
 
@@ -415,6 +476,7 @@ def _panel_layout(
     order: Sequence[str],
     lots: Mapping[str, Mapping[str, float]],
     dilution: float,
+    controls: Mapping[str, Mapping[str, float]],
 ) -> PlateLayout:
     wells: dict[str, WellAssignment] = {}
     for (sample, _), well in zip(samples, order, strict=False):
@@ -422,6 +484,9 @@ def _panel_layout(
             wells[well] = WellAssignment(WellRole.BLANK, sample)
         elif sample in lots:
             wells[well] = WellAssignment(WellRole.UNKNOWN, sample, dilution)
+        elif sample in controls:
+            # Like a standard, a QC's level is per analyte (the settings' qc_samples); the layout names it.
+            wells[well] = WellAssignment(WellRole.QC, sample, next(iter(controls[sample].values())))
         else:
             # The level of a standard is per analyte (see panel_standards); the layout names the standard.
             wells[well] = WellAssignment(WellRole.STANDARD, sample, panel_standards()["HGF"][sample])
@@ -437,6 +502,7 @@ def panel_settings(dilution: float = 10.0, normalisation: str = "per_ml") -> dic
         "weighting": "1/y^2",
         "blank_wells": "fit",
         "standards": panel_standards(),
+        "qc_samples": panel_qc(),
         "assay_blanks": ["Background0"],
         "dilution": dilution,
         "below_lloq": "lloq",

@@ -78,30 +78,61 @@ def mars_plate_csv(
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def potency_layout(lots: Sequence[str], name: str = "IDO-POTENCY-96") -> PlateLayout:
+#: The assay control of the demo potency plates: a control CM lot kept frozen in aliquots and run on every
+#: plate as a test preparation named ``CTRL``, with its true relative potency against the reference standard.
+DEMO_POTENCY_CONTROL = {"CTRL": 0.9}
+
+
+def potency_layout(
+    lots: Sequence[str], name: str = "IDO-POTENCY-96", control: str | None = None
+) -> PlateLayout:
     """Reference standard in columns 1-3, each lot's conditioned medium in three columns after it (at most
-    three lots a plate), eight two-fold doses down the rows."""
+    three lots a plate), eight two-fold doses down the rows.
+
+    With an assay ``control`` preparation every preparation is in duplicate instead: the reference in columns
+    1-2, the lots in pairs of columns after it, the control in the two columns after the lots.
+    """
     if not 1 <= len(lots) <= 3:
         raise ValueError(f"lots: a potency plate holds one to three lots, not {len(lots)}")
+    if control is not None and (control == "REF" or control in lots or not control.strip()):
+        raise ValueError(f"control: {control!r} must be a name of its own, not the reference's or a lot's")
+    preparations = ["REF", *lots, *([control] if control is not None else [])]
+    width = 3 if control is None else 2
     wells: dict[str, WellAssignment] = {}
-    for block, preparation in enumerate(["REF", *lots]):
+    for block, preparation in enumerate(preparations):
         role = WellRole.REFERENCE if preparation == "REF" else WellRole.TEST
         for row, dose in zip(ROWS, POTENCY_DOSES, strict=True):
-            for column in range(3 * block + 1, 3 * block + 4):
+            for column in range(width * block + 1, width * block + width + 1):
                 wells[f"{row}{column}"] = WellAssignment(role, preparation, dose)
-    return PlateLayout(name, 96, wells, unit="% v/v", description="reference standard and test CM, 2-fold")
+    description = "reference standard and test CM, 2-fold" + (
+        f", assay control {control}" if control is not None else ""
+    )
+    return PlateLayout(name, 96, wells, unit="% v/v", description=description)
 
 
 def potency_plate(
-    rng: np.random.Generator, relative_potencies: Mapping[str, float], plate_id: str
+    rng: np.random.Generator,
+    relative_potencies: Mapping[str, float],
+    plate_id: str,
+    control: Mapping[str, float] | None = None,
 ) -> tuple[bytes, PlateLayout]:
     """An IDO activity plate (kynurenine, absorbance 490 nm) read through a parallel 4PL; the lots' true
-    relative potencies against the reference standard set how far their curves shift."""
+    relative potencies against the reference standard set how far their curves shift.
+
+    ``control`` (e.g. :data:`DEMO_POTENCY_CONTROL`) adds one assay control preparation, name -> its true
+    relative potency, and puts every preparation in duplicate (see :func:`potency_layout`).
+    """
     lots = list(relative_potencies)
-    layout = potency_layout(lots)
+    if control is not None and len(control) != 1:
+        raise ValueError(f"control: one assay control preparation a plate, not {len(control)}")
+    truth = {**relative_potencies, **(control or {})}
+    for name, value in truth.items():
+        if not (np.isfinite(value) and value > 0):
+            raise ValueError(f"relative potency of {name!r} must be a positive number, not {value}")
+    layout = potency_layout(lots, control=next(iter(control)) if control else None)
     readings: dict[str, float] = {}
     for well, assignment in layout.wells.items():
-        potency = 1.0 if assignment.role is WellRole.REFERENCE else relative_potencies[assignment.name]
+        potency = 1.0 if assignment.role is WellRole.REFERENCE else truth[assignment.name]
         assert assignment.level is not None
         mean = four_pl(assignment.level * potency, 0.08, 1.9, 12.0, 1.25)
         readings[well] = mean * float(rng.normal(1, 0.02))

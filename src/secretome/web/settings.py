@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "secretome.db.analyses",
     "secretome.db.trending",
     "secretome.db.recordlock",
+    "secretome.db.controls",
     "secretome.web",
 ]
 

@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, path
 
-from secretome.web import accounts, analyses, genealogy, release, trending, views
+from secretome.web import accounts, analyses, controls, genealogy, release, trending, views
 from secretome.web import imports as instrument_imports
 from secretome.web.api import api
 
@@ -85,6 +85,14 @@ urlpatterns = [
     path("imports/<int:pk>/raw/", instrument_imports.import_raw, name="import_raw"),
     path("trending/", trending.overview, name="trend_overview"),
     path("trending/lots/<str:number>/signals/", trending.lot_signals, name="trend_lot_signals"),
+    path("trending/controls/", controls.index, name="control_index"),
+    path("trending/controls/<str:method>/", controls.method_page, name="control_method"),
+    path("trending/controls/<str:method>/<str:control>/", controls.chart_page, name="control_chart"),
+    path(
+        "trending/controls/<str:method>/<str:control>/limits/",
+        controls.approve_limits,
+        name="control_limits",
+    ),
     path("trending/<str:product>/fingerprint/", trending.fingerprint_page, name="trend_fingerprint"),
     path("trending/<str:product>/<str:code>/", trending.attribute_page, name="trend_attribute"),
     path("trending/<str:product>/<str:code>/limits/", trending.approve_limits, name="trend_limits"),

@@ -55,6 +55,7 @@ class RelativePotencyKind:
             "response_quantity": None,
             "scale": "percent",
             "ci_level": 0.95,
+            "control_preparations": [],
         }
         unknown = set(settings) - set(checked)
         if unknown:
@@ -75,6 +76,18 @@ class RelativePotencyKind:
         level = checked["ci_level"]
         if not isinstance(level, int | float) or not 0.5 < float(level) < 1:
             raise ValueError(f"ci_level: {level!r} must lie between 0.5 and 1")
+        controls = checked["control_preparations"]
+        if not isinstance(controls, list | tuple) or not all(
+            isinstance(c, str) and c.strip() for c in controls
+        ):
+            raise ValueError(
+                "control_preparations: list the preparation names of the assay controls, e.g. ['CTRL']"
+            )
+        if checked["reference"] in controls:
+            raise ValueError("control_preparations: the reference standard is not an assay control of itself")
+        if len(set(controls)) != len(controls):
+            raise ValueError("control_preparations: a preparation is named twice")
+        checked["control_preparations"] = list(controls)
         if checked["margins"] is not None:
             EquivalenceMargins.from_mapping(checked["margins"])
         if checked["suitability"] is not None:
@@ -102,8 +115,12 @@ class RelativePotencyKind:
         reference = str(settings["reference"])
         if reference not in table.preparation:
             raise ValueError(f"reference: no preparation {reference!r} on the plate layout")
-        tests = sorted({p for p in table.preparation if p != reference})
-        if not tests:
+        # Stored settings of methods approved before assay controls existed lack the key: none is a control.
+        declared = [str(c) for c in settings.get("control_preparations", ())]
+        on_plate = {p for p in table.preparation if p != reference}
+        controls = [c for c in declared if c in on_plate]
+        tests = sorted(on_plate - set(controls))
+        if not tests and not controls:
             raise ValueError("the plate has no test preparation beside the reference")
         margins = EquivalenceMargins.from_mapping(settings["margins"]) if settings.get("margins") else None
         criteria = (
@@ -117,6 +134,8 @@ class RelativePotencyKind:
             )
             result = assay.fit(table.preparation, table.dose, table.response)
         else:
+            # The first assay control on the plate is the engine's system-suitability control (its RP is
+            # judged against suitability.control_relative_potency, and it is no sample to judge).
             assay = ParallelCurveAssay(
                 reference,
                 model=model,
@@ -124,6 +143,7 @@ class RelativePotencyKind:
                 margins=margins,
                 suitability=criteria,
                 ci_level=level,
+                control=controls[0] if controls else None,
             )
             result = assay.fit(table.preparation, table.dose, table.response)
         factor = 100.0 if settings["scale"] == "percent" else 1.0
@@ -161,6 +181,14 @@ class RelativePotencyKind:
         payload = result.to_dict()
         payload["response_quantity"] = quantity
         payload["wells"] = list(table.wells)
+        if declared:
+            # Only methods that declare assay controls carry the key, so runs stored before recompute as they were.
+            payload["assay_controls"] = [
+                _control_entry(result.potency(name), name, factor, unit, item, table) for name in controls
+            ]
+            missing = [c for c in declared if c not in on_plate]
+            if missing:
+                flags.append(f"assay control {', '.join(missing)} not on the plate")
         plots = (
             ("Reference and test preparations", figure_svg(result.plot)),
             ("Residuals", figure_svg(result.plot_residuals, size=(6.0, 3.0))),
@@ -174,6 +202,23 @@ class RelativePotencyKind:
             used=tuple(f"{item.import_id}:{w}" for w in table.wells),
             excluded=excluded,
         )
+
+
+def _control_entry(
+    estimate: Any, name: str, factor: float, unit: str, item: MethodInput, table: Any
+) -> dict[str, Any]:
+    """An assay control's relative potency as the run stores it: value and limits on the method's scale."""
+    low, high = estimate.ci.low, estimate.ci.high
+    return {
+        "name": name,
+        "relative_potency": json_number(estimate.relative_potency * factor),
+        "ci_low": json_number(low * factor) if low is not None else None,
+        "ci_high": json_number(high * factor) if high is not None else None,
+        "ci_level": estimate.ci.level,
+        "unit": unit,
+        "input": item.import_id,
+        "wells": [w for w, p in zip(table.wells, table.preparation, strict=True) if p == name],
+    }
 
 
 register(RelativePotencyKind())

@@ -109,9 +109,40 @@ def _concentration_map(raw: Any, name: str) -> dict[str, float]:
     return result
 
 
+def _qc_samples(raw: Any, analytes: Mapping[str, str]) -> dict[str, dict[str, float]]:
+    """QC samples named in the file: sample -> analyte -> nominal concentration in the well (a plain number
+    for every analyte when the method measures one)."""
+    if not isinstance(raw, Mapping):
+        raise ValueError("qc_samples: map each QC sample name to its nominal concentration per analyte")
+    checked: dict[str, dict[str, float]] = {}
+    for sample, levels in raw.items():
+        if not isinstance(levels, Mapping):
+            levels = {analyte: levels for analyte in analytes}
+        unknown = sorted(set(map(str, levels)) - set(analytes))
+        if unknown:
+            raise ValueError(
+                f"qc_samples: {sample!r} names {unknown[0]!r}, which is not an analyte of the method"
+            )
+        nominal = _concentration_map(levels, "qc_samples")
+        if any(v <= 0 for v in nominal.values()):
+            raise ValueError(f"qc_samples: the nominal concentrations of {sample!r} must be positive")
+        checked[str(sample)] = nominal
+    return checked
+
+
+def _qc_levels(settings: Mapping[str, Any], analyte: str) -> dict[str, float]:
+    return {
+        sample: levels[analyte]
+        for sample, levels in settings.get("qc_samples", {}).items()
+        if analyte in levels
+    }
+
+
 def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The settings completed with defaults; ``ValueError`` naming the setting that is wrong."""
-    unknown = sorted(set(settings) - set(DEFAULTS) - {"analytes"})
+    # qc_samples is optional and not a default: settings stored before it existed complete to the same dict,
+    # so their runs recompute to the same result.
+    unknown = sorted(set(settings) - set(DEFAULTS) - {"analytes", "qc_samples"})
     if unknown:
         raise ValueError(f"{unknown[0]}: not a setting of the standard-curve kind")
     checked: dict[str, Any] = {**DEFAULTS, **settings}
@@ -161,6 +192,8 @@ def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
         checked["standards"] = {str(a): _concentration_map(m, "standards") for a, m in standards.items()}
     else:
         checked["standards"] = _concentration_map(standards, "standards")
+    if "qc_samples" in checked:
+        checked["qc_samples"] = _qc_samples(checked["qc_samples"], checked["analytes"])
     if not isinstance(checked["assay_blanks"], list | tuple):
         raise ValueError("assay_blanks: must list the sample names of assay blanks")
     checked["assay_blanks"] = [str(s) for s in checked["assay_blanks"]]
@@ -267,6 +300,7 @@ def _wells_from_layout(
 ) -> list[_Well]:
     assert inp.layout is not None
     levels = _standard_levels(settings, analyte)
+    qc_levels = _qc_levels(settings, analyte)
     wells: list[_Well] = []
     for well, assignment in inp.layout.wells.items():
         response = float(responses.get(well, math.nan))
@@ -280,7 +314,8 @@ def _wells_from_layout(
             dilution = assignment.level if assignment.level is not None else 1.0
             wells.append(_Well(well, "unknown", assignment.name or well, dilution, response))
         elif role is WellRole.QC:
-            wells.append(_Well(well, "qc", assignment.name or well, assignment.level, response))
+            level = qc_levels.get(assignment.name, assignment.level)
+            wells.append(_Well(well, "qc", assignment.name or well, level, response))
         elif role is WellRole.EXCLUDED:
             wells.append(_Well(well, "excluded", assignment.name, None, response, excluded="layout"))
     return wells
@@ -290,6 +325,7 @@ def _wells_from_names(inp: MethodInput, settings: Mapping[str, Any], analyte: st
     quantity = settings["response"] or DEFAULT_RESPONSE["multiplex"]
     levels = _standard_levels(settings, analyte)
     blanks = set(settings["assay_blanks"])
+    qc_levels = _qc_levels(settings, analyte)
     dilutions: Mapping[str, float] = settings["dilutions"]
     wells: list[_Well] = []
     for m in inp.reading.measurements:
@@ -298,6 +334,8 @@ def _wells_from_names(inp: MethodInput, settings: Mapping[str, Any], analyte: st
         well = _well_key(m.well)
         if m.sample in levels:
             wells.append(_Well(well, "standard", m.sample, levels[m.sample], m.value))
+        elif m.sample in qc_levels:
+            wells.append(_Well(well, "qc", m.sample, qc_levels[m.sample], m.value))
         elif m.sample in blanks:
             wells.append(_Well(well, "blank", m.sample, 0.0, m.value))
         else:
