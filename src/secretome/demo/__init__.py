@@ -1,7 +1,7 @@
 """The demo: a fresh data directory carried through the system, step by step, every write audited.
 
 Each step is a function ``step(context) -> None`` in a module of this package; ``STEPS`` runs them in
-order: foundation, genealogy, instrument imports, release, and last the audit-chain check.
+order: foundation, genealogy, instrument imports, release, the production history and its trend, and last the audit-chain check.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from secretome.demo.context import DemoContext
 
 
 def _steps() -> list[tuple[str, Callable[[DemoContext], None]]]:
-    from secretome.demo import foundation, genealogy, imports, release
+    from secretome.demo import foundation, genealogy, history, imports, release
 
     return [
         ("users and roles", foundation.create_users),
@@ -24,6 +24,7 @@ def _steps() -> list[tuple[str, Callable[[DemoContext], None]]]:
         ("donors, passages and lots", genealogy.build),
         ("instrument data imports", imports.import_files),
         ("specifications, QC, review, release, certificates", release.release_lots),
+        ("production history and trend", history.build),
         # Last, so that the check covers every event the demo wrote.
         ("audit chain", foundation.verify_chain),
     ]

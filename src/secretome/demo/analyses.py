@@ -180,11 +180,19 @@ def analyse_secretome_and_assays(ctx: DemoContext, lots: Sequence[Any], potencie
     """The secretome (VEGF-A ELISA, a Luminex five-plex) and the functional potency assays (IDO activity,
     T-cell suppression, tube formation, scratch closure), each file holding every lot, in the vendor's format."""
     from secretome.demo import assay_files as files
+    from secretome.demo.history import lot_truth
 
     rng = np.random.default_rng(20260307)
     # The CM's activity scales its secreted factors and its functional readouts alike.
     strength = {lot.number: potencies[lot.number] for lot in lots}
-    vegf = {n: float(rng.uniform(900, 2600)) * min(1.0, s + 0.3) for n, s in strength.items()}
+    # VEGF-A follows the production history's model: the tissue source's level, the conditioning medium
+    # lot's effect (the story's lots were made after the medium change) and the lot's own scatter.
+    vegf = {
+        lot.number: lot_truth(
+            rng, lot.tissue_source, lot.conditioning_run.medium_lot, strength=strength[lot.number]
+        ).vegf
+        for lot in lots
+    }
     panel = {
         n: {a: typical * float(rng.uniform(0.7, 1.3)) * s for a, typical in files.PANEL_TYPICAL.items()}
         for n, s in strength.items()
@@ -263,8 +271,9 @@ def verify_lots(ctx: DemoContext, lots: Sequence[Any]) -> None:
     from secretome.services import analyses
 
     verified = failed = 0
+    shared: dict[int, Any] = {}  # a plate's run is recomputed once for all its lots
     for lot in lots:
-        report = analyses.verify_lot(lot.number)
+        report = analyses.verify_lot(lot.number, runs=shared)
         verified += report.verified
         failed += report.failed
         if report.failed:

@@ -118,16 +118,19 @@ def _check(result: Result, verification: RunVerification | None, computed: bool)
     )
 
 
-def verify_lot(lot: Lot | str) -> LotVerification:
+def verify_lot(lot: Lot | str, *, runs: dict[int, RunVerification] | None = None) -> LotVerification:
     """Recompute every computed result of ``lot`` (results from analysis runs, and results of attributes
-    that the specification says are computed) from the stored raw files."""
+    that the specification says are computed) from the stored raw files.
+
+    ``runs`` (run id -> verification) is filled and reused: a caller verifying the lots of one plate passes
+    the same dictionary, so that a run shared by several lots is recomputed once."""
     record = get_lot(lot) if isinstance(lot, str) else lot
     disposition = disposition_of(record)
     computed_codes: set[str] = set()
     if disposition is not None:
         computed_codes = {a.code for a in disposition.specification.attributes.all() if a.analysis_kind}
     checks: list[ResultCheck] = []
-    cache: dict[int, RunVerification] = {}
+    cache: dict[int, RunVerification] = {} if runs is None else runs
     for code, result in sorted(current_results(record).items()):
         computed = code in computed_codes
         if result.analysis_run_id is None and not computed:
