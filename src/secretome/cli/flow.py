@@ -71,8 +71,14 @@ def gate(
         fail(f"{fcs_file}: --data-set {data_set}, but the file holds {len(data_sets)} data set(s)")
     chosen = data_sets[data_set - 1]
     try:
+        # The events as stored with their scales: only the columns and events the gates read are scaled.
         result = apply_strategy(
-            strategy, chosen.scaled(), chosen.channels, chosen.spillover, chosen.event_count
+            strategy,
+            chosen.events,
+            chosen.channels,
+            chosen.spillover,
+            chosen.event_count,
+            scaling=chosen.scaling(),
         )
     except ValueError as exc:
         fail(f"{fcs_file}: {exc}")

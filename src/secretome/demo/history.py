@@ -249,12 +249,18 @@ def history_truths(planned: Sequence[PlannedLot]) -> list[LotTruth]:
 
 
 def potency_plates(truths: dict[str, LotTruth]) -> list[tuple[bytes, Any]]:
-    """MARS exports of the IDO potency plates (three lots beside the reference standard), in lot order."""
-    from secretome.demo.instrument_files import potency_plate
+    """MARS exports of the IDO potency plates (three lots beside the reference standard and the assay
+    control, which the control chart of the method follows), in lot order."""
+    from secretome.demo.instrument_files import DEMO_POTENCY_CONTROL, potency_plate
 
     rng = np.random.default_rng(SEED + 1)
     return [
-        potency_plate(rng, {lot: truths[lot].potency for lot in group}, f"IDO-H{number:02d}")
+        potency_plate(
+            rng,
+            {lot: truths[lot].potency for lot in group},
+            f"IDO-H{number:02d}",
+            control=DEMO_POTENCY_CONTROL,
+        )
         for number, group in enumerate(_chunks(list(truths), POTENCY_PER_PLATE), start=1)
     ]
 

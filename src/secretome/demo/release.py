@@ -74,6 +74,36 @@ def secretome_and_assay_attributes() -> list[AttributeSpec]:
     return [*demo_attributes(), *expression, *cfse_attributes()]  # CFSE: t_cell_suppression_cfse
 
 
+#: The EV marker panel of the QC laboratory's Western blot (MISEV2023: two transmembrane tetraspanins and a
+#: cytosolic marker expected, cellular and lipoprotein contaminants expected absent).
+EV_MARKERS = {
+    "ev-cd9": ("CD9", "detected"),
+    "ev-cd63": ("CD63", "detected"),
+    "ev-cd81": ("CD81", "detected"),
+    "ev-tsg101": ("TSG101", "detected"),
+    "ev-calnexin": ("calnexin", "not detected"),
+    "ev-apoa1": ("ApoA1", "not detected"),
+}
+
+
+def ev_marker_attributes() -> list[AttributeSpec]:
+    """Report-only EV marker attributes (a marker expected absent must be not detected)."""
+    return [
+        AttributeSpec(
+            code,
+            f"EV marker {marker}",
+            "Western blot of the EV fraction",
+            "",
+            Criterion(
+                CriterionKind.NOT_DETECTED if expected == "not detected" else CriterionKind.REPORT_ONLY
+            ),
+            category="extracellular vesicles",
+            release_test=False,
+        )
+        for code, (marker, expected) in EV_MARKERS.items()
+    ]
+
+
 def release_panel() -> list[AttributeSpec]:
     """The demo specification: ISCT identity, safety, quality, secretome, EVs, potency, culture history."""
     flow = "Flow cytometry, producer cells at conditioning (FMO-gated)"
@@ -176,6 +206,7 @@ def release_panel() -> list[AttributeSpec]:
             category="extracellular vesicles",
             analysis_kind="nta",
         ),
+        *ev_marker_attributes(),
         AttributeSpec(
             "potency",
             "Relative potency (IDO activity)",
@@ -235,7 +266,8 @@ def _specifications(ctx: DemoContext, lots: list[Any]) -> None:
 
 def _outside_report(lot: Any, rng: np.random.Generator) -> tuple[dict[str, str], bytes]:
     """The QC laboratory's report of the tests the demo does not model as instrument files (compendial safety
-    tests, pH, osmolality, BCA protein): the values, and the report as a document the manual results attach."""
+    tests, pH, osmolality, BCA protein, the EV marker blot): the values, and the report as a document the manual
+    results attach."""
     values = {
         "sterility": "no growth",
         "mycoplasma": "not detected",
@@ -244,11 +276,13 @@ def _outside_report(lot: Any, rng: np.random.Generator) -> tuple[dict[str, str],
         "ph": f"{rng.uniform(7.15, 7.45):.2f}",
         "osmolality": f"{rng.uniform(285, 320):.0f}",
         "protein": f"{rng.uniform(140, 320):.0f}",
+        **{code: expected for code, (_, expected) in EV_MARKERS.items()},
     }
     lines = [
         f"QC laboratory report for lot {lot.number}",
         "Safety: Ph. Eur. 2.6.27 sterility, 2.6.7 mycoplasma NAT, 2.6.14 LAL",
         "Quality: pH meter, freezing-point osmometer, BCA protein",
+        "EV markers: Western blot of the EV fraction (CD9, CD63, CD81, TSG101; calnexin, ApoA1)",
         "",
         *(f"{code}\t{value}" for code, value in values.items()),
     ]

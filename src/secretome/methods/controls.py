@@ -29,10 +29,9 @@ import numpy as np
 
 from secretome.analysis.trending.charts import RULE_COLOURS
 from secretome.analysis.trending.rules import (
-    NELSON_DESCRIPTIONS,
-    WESTERN_ELECTRIC_DESCRIPTIONS,
     all_flags,
     lot_indices,
+    rule_descriptions,
 )
 
 #: The quantities a control is charted by.
@@ -283,10 +282,7 @@ class ControlChartResult:
             "segments": [s.to_dict() for s in self.segments],
             "nelson": {str(r): list(v) for r, v in self.nelson.items()},
             "western_electric": {str(r): list(v) for r, v in self.western_electric.items()},
-            "rule_descriptions": {
-                "nelson": {str(k): v for k, v in NELSON_DESCRIPTIONS.items()},
-                "western_electric": {str(k): v for k, v in WESTERN_ELECTRIC_DESCRIPTIONS.items()},
-            },
+            "rule_descriptions": rule_descriptions(),
             "points": [
                 {
                     "index": i + 1,

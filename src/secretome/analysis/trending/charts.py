@@ -21,12 +21,11 @@ from typing import Any
 import numpy as np
 
 from secretome.analysis.trending.rules import (
-    NELSON_DESCRIPTIONS,
-    WESTERN_ELECTRIC_DESCRIPTIONS,
     BoolArray,
     FloatArray,
     all_flags,
     lot_indices,
+    rule_descriptions,
 )
 
 #: d2 for moving ranges of two, rounded as the charting convention prescribes.
@@ -158,10 +157,7 @@ class ControlChart:
             },
             "nelson": {str(r): list(v) for r, v in self.nelson.items()},
             "western_electric": {str(r): list(v) for r, v in self.western_electric.items()},
-            "rule_descriptions": {
-                "nelson": {str(k): v for k, v in NELSON_DESCRIPTIONS.items()},
-                "western_electric": {str(k): v for k, v in WESTERN_ELECTRIC_DESCRIPTIONS.items()},
-            },
+            "rule_descriptions": rule_descriptions(),
             "points": [
                 {
                     "lot_index": i + 1,

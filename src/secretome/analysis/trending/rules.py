@@ -48,6 +48,15 @@ WESTERN_ELECTRIC_DESCRIPTIONS = {
 }
 
 
+def rule_descriptions() -> dict[str, dict[str, str]]:
+    """The rules' descriptions keyed as in a chart's JSON (``"nelson"`` / ``"western_electric"``, rule numbers
+    as strings)."""
+    return {
+        "nelson": {str(k): v for k, v in NELSON_DESCRIPTIONS.items()},
+        "western_electric": {str(k): v for k, v in WESTERN_ELECTRIC_DESCRIPTIONS.items()},
+    }
+
+
 def _window_count(flags: BoolArray, window: int) -> Any:
     """Number of true flags in the window of ``window`` points ending at each point, along the last axis
     (0 where the window does not exist yet, which no rule threshold reaches)."""
