@@ -52,7 +52,8 @@ def test_the_openapi_schema_lists_the_refusals_and_field_limits(
         sign["expected_sha256"]["pattern"] == "^[0-9a-f]{64}$"
         and "expected_sha256" in schema["components"]["schemas"]["SignIn"]["required"]
     )
-    assert "422" not in schema["paths"]["/api/me"]["get"]["responses"]  # nothing to validate there
+    # Even an operation without parameters refuses a query string holding NUL (secretome.web.nul).
+    assert "NUL" in schema["paths"]["/api/me"]["get"]["responses"]["422"]["description"]
 
 
 def test_a_field_beyond_its_limit_gets_422_naming_it_and_bad_json_gets_400(analyst: Any) -> None:

@@ -6,6 +6,9 @@ unknown file gets a :class:`~secretome.instruments.model.ReaderError` listing th
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from secretome.instruments import (
     assay_tables,
     cell_counters,
@@ -79,4 +82,66 @@ def read(
     """
     check_input(content, filename, limits)
     chosen = get_format(format) if format else detect(content, filename)
-    return chosen.read(content, filename)
+    return without_nul(chosen.read(content, filename))
+
+
+_NUL = "\x00"
+_TEXT_FIELDS = ("instrument", "serial_number", "software", "software_version")
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.rstrip(_NUL).replace(_NUL, "\ufffd")
+    if isinstance(value, dict):
+        return {_clean(key): _clean(member) for key, member in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_clean(member) for member in value)
+    return value
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return _NUL in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(member) for key, member in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(member) for member in value)
+    return False
+
+
+def without_nul(reading: InstrumentReading) -> InstrumentReading:
+    """``reading`` with no NUL character in its text: trailing ones dropped as padding, others shown as U+FFFD.
+
+    A binary format (FCS keywords, BIFF cells) can carry NUL in its text, which means nothing to the lab and
+    which PostgreSQL cannot store; the raw file keeps its bytes, and the reading says what it changed.
+    """
+    texts: list[Any] = [getattr(reading, name) for name in _TEXT_FIELDS]
+    texts += [dict(reading.run_metadata), reading.warnings]
+    texts += [
+        (m.quantity, m.unit, m.sample, m.well, m.plate, m.analyte, m.flags) for m in reading.measurements
+    ]
+    if not _holds_nul(texts):
+        return reading
+    return dataclasses.replace(
+        reading,
+        measurements=tuple(
+            dataclasses.replace(
+                m,
+                quantity=_clean(m.quantity),
+                unit=_clean(m.unit),
+                sample=_clean(m.sample),
+                well=_clean(m.well),
+                plate=_clean(m.plate),
+                analyte=_clean(m.analyte),
+                flags=_clean(m.flags),
+            )
+            for m in reading.measurements
+        ),
+        run_metadata=_clean(dict(reading.run_metadata)),
+        warnings=(
+            *_clean(reading.warnings),
+            "NUL characters in the file's text: trailing ones dropped as padding, others shown as U+FFFD "
+            "(the stored raw file keeps its bytes)",
+        ),
+        **{name: _clean(getattr(reading, name)) for name in _TEXT_FIELDS},
+    )

@@ -27,7 +27,7 @@ from secretome.instruments.formats import FileFormat
 from secretome.instruments.model import EventMatrix, InstrumentReading, Measurement, ReaderError
 
 FAMILY = "flow"
-FCS_READER_VERSION = "1.0"
+FCS_READER_VERSION = "1.1"
 _VERSIONS = (b"FCS2.0", b"FCS3.0", b"FCS3.1")
 _MAX_DATA_SETS = 64
 _BYTE_ORDERS = {"1,2,3,4": "<", "1,2": "<", "1": "<", "4,3,2,1": ">", "2,1": ">"}
@@ -171,6 +171,24 @@ def _text_keywords(content: bytes, base: int, filename: str) -> Any:
                 len(content),
             ) from None
         raise _fail(filename, f"unreadable FCS HEADER/TEXT: {exc}", base) from None
+
+
+def _without_nul(keywords: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The TEXT keywords with NUL characters removed, and the keywords that held them.
+
+    Some cytometers pad keyword values with NUL. No keyword means anything by a NUL, and a database (PostgreSQL)
+    cannot hold one in text, so trailing NULs are padding and dropped; any other NUL becomes U+FFFD, the mark of
+    a character that could not be shown, so the value still says something was there.
+    """
+    cleaned: dict[str, str] = {}
+    touched: list[str] = []
+    for key, value in keywords.items():
+        if "\x00" in key or "\x00" in value:
+            key = key.rstrip("\x00").replace("\x00", "\ufffd")
+            value = value.rstrip("\x00").replace("\x00", "\ufffd")
+            touched.append("$" + key.upper())
+        cleaned[key] = value
+    return cleaned, touched
 
 
 def _row_dtype(
@@ -366,7 +384,7 @@ def read_fcs_data_sets(content: bytes, filename: str) -> list[FcsDataSet]:
             raise _fail(filename, "the $NEXTDATA chain loops", base)
         seen.add(base)
         flow = _text_keywords(content, base, filename)
-        keywords: dict[str, str] = {str(k): str(v) for k, v in flow.text.items()}
+        keywords, nul_keywords = _without_nul({str(k): str(v) for k, v in flow.text.items()})
         try:
             channels = int(keywords["par"].strip())
             count = int(keywords["tot"].strip())
@@ -390,6 +408,11 @@ def read_fcs_data_sets(content: bytes, filename: str) -> list[FcsDataSet]:
         timestep = keywords.get("timestep", "").strip()
         if timestep and math.isnan(_float(timestep, math.nan)):
             notes.append(f"$TIMESTEP={timestep!r} is not a number: ignored, time left in channel units")
+        if nul_keywords:
+            notes.append(
+                f"NUL characters in keyword(s) {', '.join(nul_keywords)}: trailing ones dropped as padding, "
+                "others shown as U+FFFD (the stored raw file keeps its bytes)"
+            )
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             notes.append(f"channel names repeat: {', '.join(duplicates)} (numbered in the measurements)")

@@ -84,7 +84,7 @@ _BODY_METHODS = {"post", "put", "patch"}
 class SecretomeApi(NinjaAPI):
     """The API, whose OpenAPI schema also lists the refusals that come from django-ninja itself rather than from
     the operations: 401 without a valid credential, 400 for a body that is not JSON, 422 for parameters or a
-    body that break the schema (types, lengths, patterns), 403 for a session write without its CSRF token, and
+    body that break the schema (types, lengths, patterns) or hold a NUL character, 403 for a session write without its CSRF token, and
     414 for a request line longer than the server reads."""
 
     def get_openapi_schema(
@@ -102,8 +102,9 @@ class SecretomeApi(NinjaAPI):
                 responses = {str(code): answer for code, answer in operation.get("responses", {}).items()}
                 operation["responses"] = responses
                 added: dict[str, tuple[str, dict[str, Any]]] = {"401": ("No valid token or session.", detail)}
-                if operation.get("parameters") or "requestBody" in operation:
-                    added["422"] = ("A parameter or body field breaks the schema.", failed)
+                # Any text holding a NUL character is refused with 422 before the operation runs
+                # (secretome.web.nul), so every operation can answer it.
+                added["422"] = ("A parameter or body field breaks the schema, or holds NUL.", failed)
                 if operation.get("parameters"):
                     # gunicorn answers this itself, in HTML, before the request reaches the site.
                     responses.setdefault(
