@@ -279,6 +279,9 @@ def control_settings(
 
 def _observation(facts: RunFacts, **fields: Any) -> ControlObservation:
     source = fields.pop("input", None)
+    if source is None and len(facts.inputs) == 1:
+        # A one-file run: the control was measured on that file.
+        source = facts.inputs[0][0]
     return ControlObservation(
         method=facts.method,
         version=facts.version,

@@ -158,7 +158,7 @@ def test_angiogenesis_charts_the_vegf_response_and_the_reference_percent_of_it()
     assert percent.value == pytest.approx(100 * np.mean(ref) / np.mean(vegf), rel=1e-12)
     assert percent.value == pytest.approx(72.0, rel=1e-9)  # 9000 / 12500
     assert percent.interval is not None and percent.interval[0] < percent.value < percent.interval[1]
-    assert response.filename == "file.csv" and response.run == "AR-2026-0001"
+    assert response.filename == "file.csv" and response.input == 7 and response.run == "AR-2026-0001"
 
 
 def test_wound_healing_charts_the_control_medium_closure() -> None:
