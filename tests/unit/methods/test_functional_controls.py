@@ -385,3 +385,53 @@ def test_a_shifted_control_fires_nelson_1_on_exactly_the_shifted_run(
     assert chart.to_dict()["signals"] == [
         {"index": 8, "id": "R8", "rules": ["nelson 1", "western electric 1"]}
     ]
+
+
+def test_t_cell_suppression_flow_charts_the_controls_of_simulated_fcs_tubes() -> None:
+    from secretome.demo.cfse_files import (
+        REFERENCE,
+        RESPONDING_STIMULATED,
+        cfse_method_settings,
+        suppression_files,
+    )
+    from secretome.instruments.flow import read_fcs
+
+    files = suppression_files({LOT: 1.0, "CTRL": 0.5}, seed=5, events=6000)
+    inputs = [
+        MethodInput(200 + i, "", name, read_fcs(content, name), None, content)
+        for i, (name, content) in enumerate(sorted(files.items()))
+    ]
+    kind = get_kind("t-cell-suppression-flow")
+    settings = kind.check_settings(
+        {
+            **cfse_method_settings(),
+            "rp_attribute": "rp",
+            "chart_controls": True,
+            "control_preparations": ["CTRL"],
+        }
+    )
+    outcome = kind.analyse(inputs, settings, Decisions(), RunContext(lots={LOT: LotContext(LOT)}))
+    assert sorted({r.lot for r in outcome.reportables}) == [LOT]
+    result = json.loads(json.dumps(outcome.result))
+    found = {(o.control, o.quantity): o for o in observe("t-cell-suppression-flow", result)}
+    assert list(found) == [
+        ("stimulated", "response"),
+        ("stimulated", "stimulation index"),
+        (REFERENCE, "inhibition"),
+        ("CTRL", "inhibition"),
+        ("CTRL", "relative potency"),
+    ]
+    stimulated = [t["readout"] for t in result["tubes"] if t["condition"] == "stimulated"]
+    unstimulated = [t["readout"] for t in result["tubes"] if t["condition"] == "unstimulated"]
+    response = found[("stimulated", "response")]
+    assert response.value == pytest.approx(np.mean(stimulated), rel=1e-12)
+    assert response.unit == "%" and response.analyte == "percent divided"
+    # the model: 72 % of the original lymphocytes divide when stimulated
+    assert response.value == pytest.approx(100 * RESPONDING_STIMULATED, abs=1.5)
+    assert found[("stimulated", "stimulation index")].value == pytest.approx(
+        np.mean(stimulated) / np.mean(unstimulated), rel=1e-12
+    )
+    assert len(response.wells) == len(stimulated) and all(w.startswith("2") for w in response.wells)
+    ctrl = found[("CTRL", "relative potency")]
+    assert ctrl.value == pytest.approx(0.5, rel=0.15)
+    assert found[(REFERENCE, "inhibition")].value == result["preparations"][REFERENCE]["inhibition_at"]
