@@ -297,7 +297,10 @@ def _render_attribute(payload: dict[str, Any]) -> None:
 CONTROL_OPTION = typer.Option(..., "--control", help="The control's name on the plate (QC-high, CTRL).")
 ANALYTE_OPTION = typer.Option(None, "--analyte", help="The analyte (needed when the control has several).")
 QUANTITY_OPTION = typer.Option(
-    None, "--quantity", help="recovery (QC default), concentration, or relative potency (potency controls)."
+    None,
+    "--quantity",
+    help="recovery (QC default), concentration, relative potency, response, stimulation index, "
+    "inhibition, percent of positive control, IDO activity, kynurenine, closure (see docs/trending.md).",
 )
 
 

@@ -219,6 +219,14 @@ def analyse_secretome_and_assays(ctx: DemoContext, lots: Sequence[Any], potencie
     }
     for code, (plate, with_layout, title) in plates.items():
         _import_and_accept(ctx, code, plate, with_layout, title)
+    from secretome.services import controls
+
+    charted = controls.method_controls("TCELL-SUPPRESSION")
+    ctx.say(
+        "Assay controls of TCELL-SUPPRESSION, charted run after run: "
+        + ", ".join(f"{c['control']} {c['quantity']}" for c in charted)
+        + " (`secretome trend controls TCELL-SUPPRESSION --control stimulated`)"
+    )
 
 
 def analyse_expression(ctx: DemoContext, lots: Sequence[Any]) -> None:

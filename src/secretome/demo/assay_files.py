@@ -839,7 +839,8 @@ def demo_methods() -> list[DemoMethod]:
             "TCELL-SUPPRESSION",
             "T-cell suppression (BrdU), % inhibition at 25 % CM and RP",
             "t-cell-suppression",
-            t_cell_settings(),
+            # the plate's stimulated control and reference lot are charted run after run
+            {**t_cell_settings(), "chart_controls": True},
             ("t_cell_suppression", "immunomodulation_rp"),
             "%",
         ),

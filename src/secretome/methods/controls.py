@@ -10,6 +10,21 @@ so the observations of a run are a function of what the run stored and nothing e
 - ``relative-potency`` runs report the relative potency (with its confidence limits) of each preparation the
   method names in ``control_preparations``, on the method's scale (% or ratio); the analyte is the method's
   attribute.
+- The functional potency kinds chart their plate controls when the method sets ``chart_controls: true``
+  (methods approved before the setting existed chart nothing and recompute as stored):
+
+  - ``angiogenesis``: the positive control's (VEGF) mean ``response`` in the metric's unit (pixels for tube
+    length), and the reference lot's ``percent of positive control`` when the method names one;
+  - ``t-cell-suppression`` and ``t-cell-suppression-flow``: the stimulated control's mean proliferation
+    ``response`` and the assay window (``stimulation index``, stimulated over unstimulated), and the
+    reference preparation's % ``inhibition`` at the reporting dose;
+  - ``ido-activity``: each kynurenine QC's ``recovery`` and back-calculated ``concentration`` (uM), for
+    plates with QC wells (layout role ``qc``, the level the nominal uM);
+  - ``wound-healing``: the control medium's mean ``closure`` (%) at the fixed time.
+
+  ``control_preparations`` (T-cell kinds and ``ido-activity``) names preparations run on every plate as
+  controls: their % ``inhibition`` at the reporting dose and ``relative potency`` when the run computed one
+  (T-cell kinds), their ``IDO activity`` or ``kynurenine`` as the method reports (``ido-activity``).
 
 The chart: limits are a mean and SD, either assigned (QA-approved limits) or the mean and sample SD (n - 1)
 of the first ``baseline_n`` observations; each observation is judged against the limits in force for it
@@ -33,12 +48,58 @@ from secretome.analysis.trending.rules import (
     lot_indices,
     rule_descriptions,
 )
+from secretome.instruments.assay_tables import ANGIOGENESIS_COLUMNS
 
 #: The quantities a control is charted by.
 RECOVERY = "recovery"
 CONCENTRATION = "concentration"
 RELATIVE_POTENCY = "relative potency"
-QUANTITIES = (RECOVERY, CONCENTRATION, RELATIVE_POTENCY)
+RESPONSE = "response"
+STIMULATION_INDEX = "stimulation index"
+INHIBITION = "inhibition"
+PERCENT_OF_POSITIVE = "percent of positive control"
+ACTIVITY = "IDO activity"
+KYNURENINE = "kynurenine"
+CLOSURE = "closure"
+QUANTITIES = (
+    RECOVERY,
+    CONCENTRATION,
+    RELATIVE_POTENCY,
+    RESPONSE,
+    STIMULATION_INDEX,
+    INHIBITION,
+    PERCENT_OF_POSITIVE,
+    ACTIVITY,
+    KYNURENINE,
+    CLOSURE,
+)
+#: What each quantity is, with its unit, for the documentation and the pages.
+QUANTITY_UNITS: dict[str, str] = {
+    RECOVERY: "% of nominal",
+    CONCENTRATION: "the standards' unit",
+    RELATIVE_POTENCY: "% or ratio, the method's scale",
+    RESPONSE: "the instrument's unit (pixels for tube length, absorbance, % divided)",
+    STIMULATION_INDEX: "ratio",
+    INHIBITION: "%",
+    PERCENT_OF_POSITIVE: "%",
+    ACTIVITY: "nmol/10^6 cells/h",
+    KYNURENINE: "uM",
+    CLOSURE: "%",
+}
+#: The kinds whose runs can yield control observations.
+CONTROL_KINDS = (
+    "standard-curve",
+    "relative-potency",
+    "angiogenesis",
+    "t-cell-suppression",
+    "t-cell-suppression-flow",
+    "ido-activity",
+    "wound-healing",
+)
+#: Unit of each Angiogenesis Analyzer metric, as the table gives it.
+_METRIC_UNITS = {quantity: unit for quantity, unit in ANGIOGENESIS_COLUMNS.values()}
+#: Unit of each dye-dilution readout.
+_READOUT_UNITS = {"percent_divided": "%", "division_index": "", "proliferation_index": ""}
 
 
 @dataclass(frozen=True)
@@ -181,6 +242,254 @@ def _relative_potency(
     return found
 
 
+def control_settings(
+    settings: Mapping[str, Any], *, preparations: bool = False, reference: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split a functional kind's settings into the others and its optional control settings, checked.
+
+    ``chart_controls`` (true or false) and, where ``preparations``, ``control_preparations`` (a list of
+    preparation names, not ``reference``) are optional and have no default: a method that names neither
+    completes to the same settings, and so computes and stores the same result, as before they existed.
+
+    Returns
+    -------
+    tuple of dict
+        The settings without the control keys, and the control keys given (checked).
+    """
+    names = ("chart_controls", "control_preparations") if preparations else ("chart_controls",)
+    rest = {k: v for k, v in settings.items() if k not in names}
+    given = {k: settings[k] for k in names if k in settings}
+    if "chart_controls" in given and not isinstance(given["chart_controls"], bool):
+        raise ValueError(f"chart_controls: true or false, not {given['chart_controls']!r}")
+    if "control_preparations" in given:
+        controls = given["control_preparations"]
+        if not isinstance(controls, list | tuple) or not all(
+            isinstance(c, str) and c.strip() for c in controls
+        ):
+            raise ValueError(
+                "control_preparations: list the preparation names of the assay controls, e.g. ['CTRL']"
+            )
+        if len(set(controls)) != len(controls):
+            raise ValueError("control_preparations: a preparation is named twice")
+        if reference is not None and reference in controls:
+            raise ValueError("control_preparations: the reference is not an assay control of itself")
+        given["control_preparations"] = list(controls)
+    return rest, given
+
+
+def _observation(facts: RunFacts, **fields: Any) -> ControlObservation:
+    source = fields.pop("input", None)
+    if source is None and len(facts.inputs) == 1:
+        # A one-file run: the control was measured on that file.
+        source = facts.inputs[0][0]
+    return ControlObservation(
+        method=facts.method,
+        version=facts.version,
+        run=facts.run,
+        analysed_at=facts.analysed_at,
+        accepted_at=facts.accepted_at,
+        input=source,
+        filename=facts.filename(source),
+        **fields,
+    )
+
+
+def _charts_controls(settings: Mapping[str, Any]) -> bool:
+    # Only an explicit true: settings stored before the key existed chart nothing.
+    return settings.get("chart_controls") is True
+
+
+def _declared(settings: Mapping[str, Any]) -> list[str]:
+    return [str(name) for name in settings.get("control_preparations") or ()]
+
+
+def _interval(ratio: Mapping[str, Any]) -> tuple[float | None, float | None] | None:
+    low, high = _number(ratio.get("low")), _number(ratio.get("high"))
+    return None if low is None and high is None else (low, high)
+
+
+def _angiogenesis(
+    facts: RunFacts, result: Mapping[str, Any], settings: Mapping[str, Any]
+) -> list[ControlObservation]:
+    if not _charts_controls(settings):
+        return []
+    groups: Mapping[str, Any] = result.get("groups") or {}
+    metric = str(result.get("metric", ""))
+    found = []
+    positive = str(result.get("positive"))
+    if positive in groups:
+        found.append(
+            _observation(
+                facts,
+                control=str(positive),
+                analyte=metric,
+                quantity=RESPONSE,
+                value=_number(groups[positive].get("mean")),
+                unit=_METRIC_UNITS.get(metric, ""),
+            )
+        )
+    reference = result.get("reference")
+    if reference is not None and reference in groups:
+        ratio = groups[reference].get("percent_of_positive") or {}
+        found.append(
+            _observation(
+                facts,
+                control=str(reference),
+                analyte=str(settings.get("attribute", metric)),
+                quantity=PERCENT_OF_POSITIVE,
+                value=_number(ratio.get("value")),
+                unit="%",
+                interval=_interval(ratio),
+            )
+        )
+    return found
+
+
+def _potency_of(result: Mapping[str, Any], preparation: str) -> Mapping[str, Any] | None:
+    potency = result.get("potency") or {}
+    for estimate in potency.get("potencies", ()):
+        if estimate.get("preparation") == preparation:
+            return dict(estimate)
+    return None
+
+
+def _suppression(
+    facts: RunFacts, result: Mapping[str, Any], settings: Mapping[str, Any]
+) -> list[ControlObservation]:
+    declared = _declared(settings)
+    if not _charts_controls(settings) and not declared:
+        return []
+    attribute = str(settings.get("attribute", ""))
+    preparations: Mapping[str, Any] = result.get("preparations") or {}
+    if facts.kind == "t-cell-suppression-flow":
+        readout = str(result.get("readout", "percent_divided"))
+        analyte, unit = readout.replace("_", " "), _READOUT_UNITS.get(readout, "")
+        wells = tuple(t["key"] for t in result.get("tubes", ()) if t.get("condition") == "stimulated")
+    else:
+        analyte, unit, wells = str(settings.get("response") or "proliferation"), "", ()
+    found = []
+    if _charts_controls(settings):
+        stimulated = str(settings.get("stimulated", "stimulated"))
+        for quantity, value, quantity_unit in (
+            (RESPONSE, result.get("stimulated_mean"), unit),
+            (STIMULATION_INDEX, result.get("stimulation_index"), ""),
+        ):
+            found.append(
+                _observation(
+                    facts,
+                    control=stimulated,
+                    analyte=analyte,
+                    quantity=quantity,
+                    value=_number(value),
+                    unit=quantity_unit,
+                    wells=wells,
+                )
+            )
+        reference = result.get("reference")
+        if reference is not None and reference in preparations:
+            found.append(
+                _observation(
+                    facts,
+                    control=str(reference),
+                    analyte=attribute,
+                    quantity=INHIBITION,
+                    value=_number(preparations[reference].get("inhibition_at")),
+                    unit="%",
+                )
+            )
+    for name in declared:
+        if name not in preparations:
+            continue
+        found.append(
+            _observation(
+                facts,
+                control=name,
+                analyte=attribute,
+                quantity=INHIBITION,
+                value=_number(preparations[name].get("inhibition_at")),
+                unit="%",
+            )
+        )
+        estimate = _potency_of(result, name)
+        if estimate is not None:
+            found.append(
+                _observation(
+                    facts,
+                    control=name,
+                    analyte=attribute,
+                    quantity=RELATIVE_POTENCY,
+                    value=_number(estimate.get("relative_potency")),
+                    unit="",
+                    interval=_interval(estimate.get("ci") or {}),
+                )
+            )
+    return found
+
+
+def _ido(facts: RunFacts, result: Mapping[str, Any], settings: Mapping[str, Any]) -> list[ControlObservation]:
+    found = []
+    # Stored only by runs of methods that chart their controls (see the kind).
+    for qc in result.get("qc_controls", ()):
+        common = {
+            "control": str(qc["name"]),
+            "analyte": KYNURENINE,
+            "nominal": _number(qc.get("nominal")),
+            "within_limits": bool(qc.get("within_limits")),
+            "input": qc.get("input"),
+            "wells": tuple(qc.get("wells", ())),
+        }
+        found.append(
+            _observation(facts, quantity=RECOVERY, value=_number(qc.get("recovery")), unit="%", **common)
+        )
+        found.append(
+            _observation(facts, quantity=CONCENTRATION, value=_number(qc.get("found")), unit="uM", **common)
+        )
+    samples: Mapping[str, Any] = result.get("samples") or {}
+    activity = settings.get("report", "activity") == "activity"
+    for name in _declared(settings):
+        if name not in samples:
+            continue
+        measured = samples[name].get("activity" if activity else "kynurenine_um") or {}
+        # A value below the range is a limit, not a value: listed as excluded, not charted.
+        value = _number(measured.get("value")) if measured.get("qualifier", "=") == "=" else None
+        interval = measured.get("interval")
+        found.append(
+            _observation(
+                facts,
+                control=name,
+                analyte=str(settings.get("attribute", "")),
+                quantity=ACTIVITY if activity else KYNURENINE,
+                value=value,
+                unit=str(result.get("activity_unit", "")) if activity else "uM",
+                interval=None if not interval else (_number(interval[0]), _number(interval[1])),
+            )
+        )
+    return found
+
+
+def _wound(
+    facts: RunFacts, result: Mapping[str, Any], settings: Mapping[str, Any]
+) -> list[ControlObservation]:
+    if not _charts_controls(settings):
+        return []
+    control = str(result.get("control"))
+    groups: Mapping[str, Any] = result.get("groups") or {}
+    if control not in groups:
+        return []
+    hours = _number(result.get("at_hours"))
+    return [
+        _observation(
+            facts,
+            control=str(control),
+            analyte="wound closure" if hours is None else f"wound closure at {hours:g} h",
+            quantity=CLOSURE,
+            value=_number(groups[control].get("mean_closure_at")),
+            unit="%",
+            wells=tuple(groups[control].get("wells", ())),
+        )
+    ]
+
+
 def control_observations(
     facts: RunFacts, result: Mapping[str, Any], settings: Mapping[str, Any]
 ) -> list[ControlObservation]:
@@ -204,6 +513,14 @@ def control_observations(
         return _standard_curve(facts, result)
     if facts.kind == "relative-potency":
         return _relative_potency(facts, result, settings)
+    if facts.kind == "angiogenesis":
+        return _angiogenesis(facts, result, settings)
+    if facts.kind in ("t-cell-suppression", "t-cell-suppression-flow"):
+        return _suppression(facts, result, settings)
+    if facts.kind == "ido-activity":
+        return _ido(facts, result, settings)
+    if facts.kind == "wound-healing":
+        return _wound(facts, result, settings)
     return []
 
 
@@ -343,15 +660,25 @@ def levey_jennings(
 
 
 __all__ = [
+    "ACTIVITY",
+    "CLOSURE",
     "CONCENTRATION",
+    "CONTROL_KINDS",
+    "INHIBITION",
+    "KYNURENINE",
+    "PERCENT_OF_POSITIVE",
     "QUANTITIES",
+    "QUANTITY_UNITS",
     "RECOVERY",
     "RELATIVE_POTENCY",
+    "RESPONSE",
+    "STIMULATION_INDEX",
     "ControlChartResult",
     "ControlLimitsSegment",
     "ControlObservation",
     "RunFacts",
     "baseline_limits",
     "control_observations",
+    "control_settings",
     "levey_jennings",
 ]

@@ -27,9 +27,10 @@ from secretome.db.analyses.models import AnalysisMethod, AnalysisRun, RunStatus
 from secretome.db.controls.models import AssayControlLimits
 from secretome.domain.roles import Role
 from secretome.methods.controls import (
+    CONCENTRATION,
+    CONTROL_KINDS,
     QUANTITIES,
     RECOVERY,
-    RELATIVE_POTENCY,
     ControlLimitsSegment,
     ControlObservation,
     RunFacts,
@@ -178,7 +179,10 @@ def control_chart(
         instead of the approved limits. Without it: the approved limits, or provisional limits from the first
         20 runs (or all, when fewer) while none are approved.
     quantity
-        ``recovery`` (default for QC samples), ``concentration``, or ``relative potency`` (potency controls).
+        One of :data:`secretome.methods.controls.QUANTITIES`: ``recovery`` (default for QC samples),
+        ``concentration``, ``relative potency``, ``response``, ``stimulation index``, ``inhibition``,
+        ``percent of positive control``, ``IDO activity``, ``kynurenine``, ``closure``; without it, the
+        control's recovery or else its first quantity.
     """
     code = method.strip()
     analyte, quantity, observations = _select(code, control, analyte, quantity)
@@ -351,14 +355,15 @@ def charted_controls() -> list[dict[str, Any]]:
     rows = []
     codes = sorted(
         set(
-            AnalysisRun.objects.filter(
-                status=RunStatus.ACCEPTED, method__kind__in=("standard-curve", "relative-potency")
-            ).values_list("method__code", flat=True)
+            AnalysisRun.objects.filter(status=RunStatus.ACCEPTED, method__kind__in=CONTROL_KINDS).values_list(
+                "method__code", flat=True
+            )
         )
     )
     for code in codes:
         for entry in method_controls(code):
-            if entry["quantity"] in (RECOVERY, RELATIVE_POTENCY):
+            # A QC's concentration is its recovery on another scale: the index lists the recovery.
+            if entry["quantity"] != CONCENTRATION:
                 rows.append({"method": code, **entry})
     return rows
 

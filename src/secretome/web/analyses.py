@@ -15,6 +15,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from secretome.domain.roles import Role
+from secretome.methods.controls import CONTROL_KINDS
 from secretome.services import analyses
 from secretome.services.errors import NotFound, ServiceError
 from secretome.services.users import roles_of
@@ -125,4 +126,8 @@ def run_return(request: HttpRequest, number: str) -> HttpResponse:
 @role_required(*LAB)
 def method_list(request: HttpRequest) -> HttpResponse:
     methods = [analyses.method_dict(m) for m in analyses.list_methods(include_superseded=True)]
-    return render(request, "secretome/analyses/method_list.html", {"methods": methods})
+    return render(
+        request,
+        "secretome/analyses/method_list.html",
+        {"methods": methods, "control_kinds": CONTROL_KINDS},
+    )

@@ -4,6 +4,9 @@ Input: an ``imagej-angiogenesis`` table (one row per image/well). Images are gro
 setting (well or image name -> group) or by their sample, the image name without a replicate suffix
 (``MSC-CM-001_2`` -> ``MSC-CM-001``, see the reader); the groups named ``positive_control`` (VEGF) and ``negative_control`` (basal medium) are the
 controls, ``reference`` a reference lot. See :mod:`secretome.analysis.assays.angiogenesis`.
+
+Optional ``chart_controls: true``: the control chart follows the positive control's mean response and the
+reference lot's % of it, run after run (:mod:`secretome.methods.controls`); nothing else changes.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from secretome.analysis.assays.angiogenesis import BASELINES, analyse_tube_formation
 from secretome.instruments.assay_tables import ANGIOGENESIS_COLUMNS
 from secretome.methods.base import Decisions, KindOutcome, MethodInput, Reportable, RunContext
+from secretome.methods.controls import control_settings
 from secretome.methods.kinds._common import choice, complete, json_ready, lot_for, text
 from secretome.methods.kinds._plots import svg
 from secretome.methods.registry import register
@@ -34,7 +38,8 @@ DEFAULTS: dict[str, Any] = {
 
 
 def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    checked = complete(settings, DEFAULTS, ("attribute",), "angiogenesis")
+    rest, controls = control_settings(settings)
+    checked = complete(rest, DEFAULTS, ("attribute",), "angiogenesis")
     choice(checked, "metric", METRICS)
     choice(checked, "baseline", BASELINES)
     choice(checked, "report", ("percent_of_positive", "relative_potency"))
@@ -46,6 +51,7 @@ def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError("images: must map image names to groups")
     if checked["report"] == "relative_potency" and checked["reference"] is None:
         raise ValueError("reference: relative potency needs the reference lot's group")
+    checked.update(controls)
     return checked
 
 

@@ -5,6 +5,12 @@ standards in uM, blanks, unknowns named by lot with their dilution), or an HPLC 
 in the settings with their uM, the kynurenine peak by name). The culture that made the kynurenine is either
 the assay's own (``culture: "assay"``: ``cells``, ``volume_ml``, ``hours`` in the settings) or the lot's
 conditioning (``culture: "lot"``: from the run context). See :mod:`secretome.analysis.assays.ido`.
+
+Optional assay-control settings (:mod:`secretome.methods.controls`): with ``chart_controls: true`` a plate's
+kynurenine QC wells (layout role ``qc``, level = nominal uM) are read back off the curve and stored with
+their recovery (``qc_controls`` of the result; the method's ``recovery`` limits judge them);
+``control_preparations`` names samples run on every plate as controls (a reference lot's CM): charted, not
+reported as a lot.
 """
 
 from __future__ import annotations
@@ -13,10 +19,13 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from secretome.analysis.assays.ido import ACTIVITY_UNIT, analyse_ido
 from secretome.analysis.doseresponse import QuantitationRules
 from secretome.analysis.panels import BELOW_LLOQ_RULES
 from secretome.methods.base import Decisions, KindOutcome, MethodInput, Reportable, RunContext
+from secretome.methods.controls import control_settings
 from secretome.methods.kinds._common import choice, complete, json_ready, lot_for, positive, text
 from secretome.methods.kinds._plots import svg
 from secretome.methods.kinds.standard_curve import _plate_responses, _well_key, _wells_from_layout
@@ -45,7 +54,8 @@ DEFAULTS: dict[str, Any] = {
 
 
 def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    checked = complete(settings, DEFAULTS, ("attribute",), "ido-activity")
+    rest, controls = control_settings(settings, preparations=True)
+    checked = complete(rest, DEFAULTS, ("attribute",), "ido-activity")
     choice(checked, "model", ("linear", "4pl", "5pl"))
     choice(checked, "weighting", ("none", "1/y", "1/y^2", "1/x^2"))
     choice(checked, "below_lloq", BELOW_LLOQ_RULES)
@@ -69,6 +79,7 @@ def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
         recovery=(float(checked["recovery"][0]), float(checked["recovery"][1])),
         max_cv=float(checked["max_cv"]),
     )
+    checked.update(controls)
     return checked
 
 
@@ -107,6 +118,44 @@ def _hplc_readings(
             f"standards: none of the named standards has a {settings['peak']} peak in {inp.label}"
         )
     return conc, resp, {s: sorted(d.items()) for s, d in samples.items()}, excluded, used
+
+
+def _qc_wells(inp: MethodInput, settings: Mapping[str, Any], decisions: Decisions) -> dict[str, list[Any]]:
+    """The plate's kynurenine QC wells by QC name (usable ones: not excluded, a finite reading)."""
+    assert inp.layout is not None
+    groups: dict[str, list[Any]] = {}
+    for well in _wells_from_layout(inp, _plate_responses(inp, settings), {"standards": {}}, "kynurenine"):
+        key = f"{inp.import_id}:{_well_key(well.well)}"
+        if well.role != "qc" or not well.level or decisions.excluded.get(key) or well.excluded:
+            continue
+        if math.isfinite(well.response):
+            groups.setdefault(well.sample, []).append(well)
+    return groups
+
+
+def _qc_controls(
+    inp: MethodInput, groups: Mapping[str, list[Any]], curve: Any, limits: Any
+) -> list[dict[str, Any]]:
+    """Each QC's mean reading back-calculated off the kynurenine curve, its recovery against its nominal uM
+    and the method's recovery limits (as the standard-curve kind judges its QC samples)."""
+    low, high = float(limits[0]), float(limits[1])
+    controls = []
+    for name, members in sorted(groups.items()):
+        nominal = float(members[0].level)
+        found = float(curve.concentration(float(np.mean([w.response for w in members]))))
+        recovery = 100.0 * found / nominal if math.isfinite(found) else None
+        controls.append(
+            {
+                "name": name,
+                "input": inp.import_id,
+                "wells": [_well_key(w.well) for w in members],
+                "nominal": nominal,
+                "found": found if math.isfinite(found) else None,
+                "recovery": recovery,
+                "within_limits": recovery is not None and low <= recovery <= high,
+            }
+        )
+    return controls
 
 
 def _plate_readings(
@@ -169,7 +218,10 @@ class IdoActivityKind:
         if not samples:
             raise ValueError(f"inputs: {inp.label} has no sample besides the standards")
         names = sorted(samples)
-        lots = {name: lot_for(name, names, context) for name in names}
+        # Declared controls are charted, not reported; settings stored before the key existed declare none.
+        declared = set(checked.get("control_preparations", ()))
+        candidates = [name for name in names if name not in declared]
+        lots = {name: lot_for(name, candidates, context) for name in names}
         volume: dict[str, float] = {}
         cells: dict[str, float] = {}
         hours: dict[str, float] = {}
@@ -206,7 +258,7 @@ class IdoActivityKind:
         reportables = []
         for name, sample in result.samples.items():
             lot = lots[name]
-            if lot is None:
+            if lot is None or name in declared:
                 continue
             quantity = sample.activity if checked["report"] == "activity" else sample.kynurenine
             reportables.append(
@@ -222,6 +274,11 @@ class IdoActivityKind:
                 )
             )
         payload = {"settings": checked, "lots": lots, **result.to_dict(), "decisions": decisions.to_dict()}
+        if checked.get("chart_controls") is True and inp.reading.family == "plate_reader":
+            # Only methods that chart their controls store the key, so runs stored before recompute as they were.
+            payload["qc_controls"] = _qc_controls(
+                inp, _qc_wells(inp, checked, decisions), result.curve, checked["recovery"]
+            )
         return KindOutcome(
             engine=ENGINE,
             result=json_ready(payload),

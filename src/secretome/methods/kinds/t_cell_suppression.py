@@ -5,6 +5,10 @@ of % divided cells) with a plate layout: test preparations (role ``test``, named
 % v/v), optionally a reference lot (role ``reference``), and the controls as ``unknown`` wells named by the
 ``stimulated`` and ``unstimulated`` settings. Reports % inhibition at ``report_dose``, the IC50, or the
 relative potency against the reference (parallel-curve engine). See :mod:`secretome.analysis.assays.tcell`.
+
+Optional assay-control settings (:mod:`secretome.methods.controls`): ``chart_controls: true`` charts the
+stimulated control's readout, the stimulation index and the reference's % inhibition at ``report_dose``;
+``control_preparations`` names preparations run on every plate as controls (charted, never reported as a lot).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from secretome.analysis.assays.tcell import analyse_suppression
 from secretome.domain.plate_layout import WellRole
 from secretome.methods.base import Decisions, KindOutcome, MethodInput, Reportable, RunContext
+from secretome.methods.controls import control_settings
 from secretome.methods.kinds._common import choice, complete, json_ready, lot_for, positive, text
 from secretome.methods.kinds._plots import quiet_log_axis, svg
 from secretome.methods.kinds.standard_curve import _plate_responses
@@ -37,7 +42,8 @@ DEFAULTS: dict[str, Any] = {
 
 
 def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    checked = complete(settings, DEFAULTS, ("attribute",), "t-cell-suppression")
+    rest, controls = control_settings(settings, preparations=True)
+    checked = complete(rest, DEFAULTS, ("attribute",), "t-cell-suppression")
     choice(checked, "report", REPORTS)
     choice(checked, "model", ("4pl", "5pl"))
     positive(checked, "report_dose", optional=checked["report"] != "inhibition")
@@ -46,6 +52,7 @@ def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     text(checked, "rp_attribute", optional=True)
     for name in ("wavelength", "reference_wavelength"):
         positive(checked, name, optional=True)
+    checked.update(controls)
     return checked
 
 
@@ -117,7 +124,9 @@ class TCellSuppressionKind:
             report_dose=checked["report_dose"],
             model=checked["model"],
         )
-        tests = sorted(name for name in preparations if name != reference)
+        # Declared controls are charted, not reported; settings stored before the key existed declare none.
+        declared = set(checked.get("control_preparations", ()))
+        tests = sorted(name for name in preparations if name != reference and name not in declared)
         reportables: list[Reportable] = []
         for name in tests:
             lot = lot_for(name, tests, context)

@@ -14,6 +14,11 @@ default) is taken. % inhibition against the controls and the dose-response (IC50
 the plate kind's engine, :func:`secretome.analysis.assays.tcell.analyse_suppression`.
 
 Decision keys are ``"<import id>:<tube name>"`` (``TUBE NAME``, else the file name without extension).
+
+Optional assay-control settings (:mod:`secretome.methods.controls`): ``chart_controls: true`` charts the
+stimulated control's readout, the stimulation index and the reference's % inhibition at ``report_dose``;
+``control_preparations`` names preparations run in every experiment as controls (charted, never reported as a
+lot).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from secretome.domain.plate_layout import WellRole
 from secretome.instruments.flow import read_fcs_data_sets
 from secretome.instruments.gating_ml import parse_gating_ml
 from secretome.methods.base import Decisions, KindOutcome, MethodInput, Reportable, RunContext
+from secretome.methods.controls import control_settings
 from secretome.methods.kinds._common import choice, complete, json_ready, lot_for, positive, text
 from secretome.methods.kinds._plots import quiet_log_axis, svg
 from secretome.methods.registry import register
@@ -73,7 +79,8 @@ DEFAULTS: dict[str, Any] = {
 
 
 def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    checked = complete(settings, DEFAULTS, ("attribute",), "t-cell-suppression-flow")
+    rest, controls = control_settings(settings, preparations=True, reference=settings.get("reference"))
+    checked = complete(rest, DEFAULTS, ("attribute",), "t-cell-suppression-flow")
     for name in ("strategy", "channel"):
         if not isinstance(checked.get(name), str) or not str(checked[name]).strip():
             raise ValueError(
@@ -111,6 +118,7 @@ def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
         text(checked, name, optional=True)
     if checked["stimulated"] == checked["unstimulated"]:
         raise ValueError("unstimulated: must name another sample than stimulated")
+    checked.update(controls)
     return checked
 
 
@@ -365,7 +373,9 @@ def _reportables(
     controls: list[str],
     context: RunContext,
 ) -> list[Reportable]:
-    tests = sorted(name for name in result.preparations if name != reference)
+    # Declared controls are charted, not reported; settings stored before the key existed declare none.
+    declared = set(checked.get("control_preparations", ()))
+    tests = sorted(name for name in result.preparations if name != reference and name not in declared)
     reportables: list[Reportable] = []
     for name in tests:
         lot = lot_for(name, tests, context)

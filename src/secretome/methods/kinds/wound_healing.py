@@ -2,6 +2,9 @@
 
 Input: a ``scratch-area`` table (well, sample, time, area). Wells are grouped by sample; the group named
 ``control`` is the control medium. See :mod:`secretome.analysis.assays.wound`.
+
+Optional ``chart_controls: true``: the control chart follows the control medium's closure at the fixed time,
+run after run (:mod:`secretome.methods.controls`); nothing else changes.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 from secretome.analysis.assays.wound import analyse_wound_healing
 from secretome.instruments.assay_tables import hours_of
 from secretome.methods.base import Decisions, KindOutcome, MethodInput, Reportable, RunContext
+from secretome.methods.controls import control_settings
 from secretome.methods.kinds._common import choice, complete, json_ready, lot_for, positive, text
 from secretome.methods.kinds._plots import svg
 from secretome.methods.registry import register
@@ -33,11 +37,13 @@ DEFAULTS: dict[str, Any] = {
 
 
 def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    checked = complete(settings, DEFAULTS, ("attribute",), "wound-healing")
+    rest, controls = control_settings(settings)
+    checked = complete(rest, DEFAULTS, ("attribute",), "wound-healing")
     text(checked, "control")
     positive(checked, "at_hours")
     choice(checked, "report", tuple(REPORTS))
     text(checked, "rate_attribute", optional=True)
+    checked.update(controls)
     return checked
 
 
