@@ -945,8 +945,13 @@ def _read_block(
         found.append(values if population is None else values[membership[population]])
 
 
-def _joined(parts: Sequence[list[FloatArray]]) -> tuple[FloatArray, ...]:
-    return tuple(np.concatenate(found) if found else np.empty(0) for found in parts)
+def _joined(parts: list[list[FloatArray]]) -> tuple[FloatArray, ...]:
+    """Each read's parts joined into one array, ``parts`` emptied as it goes (one read's parts held twice)."""
+    joined = []
+    for found in parts:
+        joined.append(np.concatenate(found) if found else np.empty(0))
+        found.clear()
+    return tuple(joined)
 
 
 def read_populations(
