@@ -174,13 +174,18 @@ def test_gate_plots_of_stored_values_draw_exactly_the_scaled_copys_values(fmo_tu
     assert stored_svg == scaled_svg
 
 
-def test_reading_a_population_the_strategy_lacks_is_refused_naming_it(fmo_tubes: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("read", "named"),
+    [
+        (("Lymphocytes", Dimension("FITC-A")), "'Lymphocytes'"),
+        (("Viable", Dimension("FITC-A", "Panel")), "'Panel'"),
+        (("Viable", Dimension("CD99-A")), "'CD99-A'"),
+    ],
+)
+def test_a_read_the_strategy_or_file_cannot_give_is_refused_naming_it(
+    fmo_tubes: dict[str, Any], read: Any, named: str
+) -> None:
     panel = _panel()
     data_set = fmo_tubes[STAINED]
-    with pytest.raises(ValueError, match="'Lymphocytes'"):
-        apply_strategy(
-            panel.strategy,
-            data_set.events,
-            data_set.channels,
-            reads=[("Lymphocytes", Dimension("FITC-A"))],
-        )
+    with pytest.raises(ValueError, match=named):
+        apply_strategy(panel.strategy, data_set.events, data_set.channels, reads=[read])
