@@ -706,6 +706,10 @@ class GatingResult:
     compensation: str
     warnings: tuple[str, ...] = ()
     membership: Mapping[str, BoolArray] = field(default_factory=dict, repr=False, compare=False)
+    #: One array per ``reads`` entry of :func:`apply_strategy`: the dimension's values in the population.
+    values: tuple[FloatArray, ...] = field(default=(), repr=False, compare=False)
+    #: Warnings raised by reading ``values`` (not by the gates), e.g. a compensation the file lacks.
+    value_warnings: tuple[str, ...] = ()
 
     def count(self, gate_id: str) -> GateCount:
         for gate in self.gates:
@@ -904,6 +908,83 @@ def file_spillover(spillover: tuple[Sequence[str], FloatArray] | Spillover | Non
     return Spillover(FCS, tuple(names), tuple(names), np.asarray(matrix, dtype=np.float64))
 
 
+Read = tuple[str | None, Dimension]
+"""A population id (None for every event) and the dimension whose values are read in it."""
+
+
+def _check_reads(strategy: GatingStrategy, reads: Sequence[Read]) -> set[str]:
+    """The channels the reads name (a table compensates them with the gates' own), after checking them."""
+    populations = {node_id for node_id, _, _ in strategy.nodes()}
+    names: set[str] = set()
+    for population, dimension in reads:
+        if population is not None and population not in populations:
+            raise ValueError(f"reads: population {population!r} is not a gate of the strategy")
+        try:
+            strategy._check_dimension("", dimension)
+        except ValueError as exc:
+            problem = str(exc).removeprefix("gate '': ")
+            raise ValueError(f"reads: {problem}") from None
+        if dimension.channel is not None:
+            names.add(dimension.channel)
+        else:
+            ratio = strategy.transforms[str(dimension.ratio)]
+            assert isinstance(ratio, RatioTransform)
+            names.update((ratio.numerator, ratio.denominator))
+    return names
+
+
+def _read_block(
+    table: EventTable,
+    reads: Sequence[Read],
+    membership: Mapping[str, BoolArray],
+    parts: Sequence[list[FloatArray]],
+) -> None:
+    """Append each read's values on the block's events of its population to its list of parts."""
+    for (population, dimension), found in zip(reads, parts, strict=True):
+        values = table.column(dimension)
+        found.append(values if population is None else values[membership[population]])
+
+
+def _joined(parts: list[list[FloatArray]]) -> tuple[FloatArray, ...]:
+    """Each read's parts joined into one array, ``parts`` emptied as it goes (one read's parts held twice)."""
+    joined = []
+    for found in parts:
+        joined.append(np.concatenate(found) if found else np.empty(0))
+        found.clear()
+    return tuple(joined)
+
+
+def read_populations(
+    strategy: GatingStrategy,
+    events: npt.NDArray[Any],
+    channels: Sequence[str],
+    spillover: tuple[Sequence[str], FloatArray] | Spillover | None,
+    membership: Mapping[str, BoolArray],
+    reads: Sequence[Read],
+    scaling: Sequence[ChannelScale] | None = None,
+) -> tuple[tuple[FloatArray, ...], tuple[str, ...]]:
+    """Values of dimensions in populations already gated (``GatingResult.membership``), block by block.
+
+    The same columns as :class:`EventTable` gives on the whole sample, without its whole columns: only
+    one block's columns and the values kept are held at a time. ``events`` and ``scaling`` as for
+    :func:`apply_strategy`. Returns one array per read and the warnings raised reading them.
+    """
+    events = np.asarray(events)
+    names = _check_reads(strategy, reads)
+    spill = file_spillover(spillover)
+    parts: list[list[FloatArray]] = [[] for _ in reads]
+    warnings: list[str] = []
+    unmixings: dict[str, FloatArray] = {}
+    n = events.shape[0]
+    for begin in range(0, max(n, 1), _BLOCK):
+        stop = min(begin + _BLOCK, n)
+        table = EventTable(strategy, events[begin:stop], channels, spill, scaling, unmixings)
+        table.extra_names = names
+        _read_block(table, reads, {k: v[begin:stop] for k, v in membership.items()}, parts)
+        warnings.extend(w for w in table.warnings if w not in warnings)
+    return _joined(parts), tuple(warnings)
+
+
 def apply_strategy(
     strategy: GatingStrategy,
     events: npt.NDArray[Any],
@@ -911,6 +992,7 @@ def apply_strategy(
     spillover: tuple[Sequence[str], FloatArray] | Spillover | None = None,
     total: int | None = None,
     scaling: Sequence[ChannelScale] | None = None,
+    reads: Sequence[Read] = (),
 ) -> GatingResult:
     """Gate one sample.
 
@@ -930,12 +1012,16 @@ def apply_strategy(
     scaling
         One :class:`~secretome.analysis.flow.scale.ChannelScale` per channel (``FcsDataSet.scaling()``);
         only the columns and events the gates read are scaled, in float64.
+    reads
+        (population id or None for every event, dimension) pairs whose values are wanted: each block's
+        values in its population are kept while the block is gated (``GatingResult.values``), so a panel's
+        marker channels need neither a second pass nor whole columns.
 
     Raises
     ------
     ValueError
-        A gate names a channel the file lacks (the message names it), or ``scaling`` does not have one
-        scale per channel.
+        A gate or a read names a channel the file lacks (the message names it), a read names a population
+        the strategy lacks, or ``scaling`` does not have one scale per channel.
     """
     events = np.asarray(events)
     if events.ndim != 2 or events.shape[1] != len(channels):
@@ -950,6 +1036,7 @@ def apply_strategy(
     )
     if missing:
         raise ValueError(f"channel {missing[0]!r} named by the gating strategy is not in the file")
+    read_names = _check_reads(strategy, reads)
     n = events.shape[0]
     total = n if total is None else total
     nodes = {node_id: (parent, gate) for node_id, parent, gate in strategy.nodes()}
@@ -958,6 +1045,8 @@ def apply_strategy(
     warnings: list[str] = []
     unmixings: dict[str, FloatArray] = {}
     limits: dict[str, list[tuple[float, float, float, float]] | None] = {}
+    parts: list[list[FloatArray]] = [[] for _ in reads]
+    read_warnings: list[str] = []
     # Block by block: each block's columns, compensation and transforms stay in cache between the gates
     # that read them, and no float64 copy of the whole event matrix is ever made. Every gate decides per
     # event, so the blocks give exactly the memberships of one pass over all events.
@@ -965,8 +1054,16 @@ def apply_strategy(
         stop = min(begin + _BLOCK, n)
         table = EventTable(strategy, events[begin:stop], channels, spill, scaling, unmixings)
         table.limits = limits
-        _gate_block(table, order, nodes, {k: v[begin:stop] for k, v in membership.items()})
+        # The read channels are compensated with the gates' ones (each compensated column is the same
+        # sum whichever others are computed with it).
+        table.extra_names = read_names
+        block = {k: v[begin:stop] for k, v in membership.items()}
+        _gate_block(table, order, nodes, block)
         warnings.extend(w for w in table.warnings if w not in warnings)
+        if reads:
+            gated = len(table.warnings)
+            _read_block(table, reads, block, parts)
+            read_warnings.extend(w for w in table.warnings[gated:] if w not in read_warnings)
     counts = []
     sizes = {node_id: int(np.count_nonzero(members)) for node_id, members in membership.items()}
     for node_id, parent, _ in strategy.nodes():
@@ -989,6 +1086,8 @@ def apply_strategy(
         compensation=", ".join(used) if used else UNCOMPENSATED,
         warnings=tuple(warnings),
         membership=membership,
+        values=_joined(parts),
+        value_warnings=tuple(read_warnings),
     )
 
 

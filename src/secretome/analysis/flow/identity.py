@@ -15,18 +15,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from secretome.analysis.flow.gating import (
     FCS,
     UNCOMPENSATED,
     Dimension,
-    EventTable,
     GatingResult,
     GatingStrategy,
     Spillover,
     apply_strategy,
-    file_spillover,
 )
+from secretome.analysis.flow.scale import ChannelScale
 from secretome.analysis.flow.transforms import FloatArray, LogicleTransform
 
 ISCT_CRITERIA: dict[str, tuple[str, float]] = {
@@ -48,15 +48,21 @@ DISPLAY = LogicleTransform("display", 262144.0, 0.5, 4.5, 0.0)
 
 @dataclass(frozen=True)
 class Tube:
-    """One tube (one FCS data set): FCS scale values, channel names, its own spillover and $TOT."""
+    """One tube (one FCS data set): its events, channel names, its own spillover and $TOT.
+
+    ``events`` are FCS scale values, or with ``scaling`` (``FcsDataSet.scaling()``) the values as the file
+    stores them (``FcsDataSet.events``): then only what the gates and the markers read is scaled, block by
+    block, with the same numbers.
+    """
 
     name: str
-    events: FloatArray = field(repr=False, compare=False)
+    events: npt.NDArray[Any] = field(repr=False, compare=False)
     channels: tuple[str, ...]
     spillover: Spillover | tuple[Sequence[str], FloatArray] | None = field(
         default=None, repr=False, compare=False
     )
     total: int | None = None
+    scaling: tuple[ChannelScale, ...] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -275,27 +281,31 @@ class IdentityPanel:
         values: dict[tuple[str, str], FloatArray] = {}
         for name in needed:
             tube = tubes[name]
-            result = apply_strategy(self.strategy, tube.events, tube.channels, tube.spillover, tube.total)
+            read = list(dict.fromkeys(m.channel for m in self.markers if name in (m.tube, m.control)))
+            # The marker channels' population values are kept while each block is gated: no whole column,
+            # let alone a scaled copy of the tube, is made.
+            result = apply_strategy(
+                self.strategy,
+                tube.events,
+                tube.channels,
+                tube.spillover,
+                tube.total,
+                scaling=tube.scaling,
+                reads=[(self.population, Dimension(channel, self.compensation)) for channel in read],
+            )
             gated[name] = result
             flags.extend(f"tube {name!r}: {w}" for w in result.warnings)
-            inside = result.membership[self.population]
-            count = int(inside.sum())
+            count = result.count(self.population).count
             if count < self.min_events:
                 flags.append(
                     f"tube {name!r}: {count} events in {self.population!r}, fewer than {self.min_events}"
                 )
-            table = EventTable(
-                self.strategy,
-                np.asarray(tube.events, dtype=np.float64),
-                tube.channels,
-                file_spillover(tube.spillover),
+            values.update(
+                {(name, channel): found for channel, found in zip(read, result.values, strict=True)}
             )
-            table.extra_names = {m.channel for m in self.markers}
-            for marker in self.markers:
-                if name in (marker.tube, marker.control) and (name, marker.channel) not in values:
-                    column = table.column(Dimension(marker.channel, self.compensation))
-                    values[(name, marker.channel)] = column[inside]
-            flags.extend(f"tube {name!r}: {w}" for w in table.warnings if f"tube {name!r}: {w}" not in flags)
+            flags.extend(
+                f"tube {name!r}: {w}" for w in result.value_warnings if f"tube {name!r}: {w}" not in flags
+            )
         results = []
         for marker in self.markers:
             control = values[(marker.control, marker.channel)]

@@ -7,18 +7,20 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from secretome.analysis.flow.gating import (
     EllipsoidGate,
-    EventTable,
     GatingResult,
     GatingStrategy,
     PolygonGate,
     QuadrantGate,
+    Read,
     RectangleGate,
     Spillover,
-    file_spillover,
+    read_populations,
 )
+from secretome.analysis.flow.scale import ChannelScale
 from secretome.analysis.flow.transforms import FloatArray
 
 
@@ -29,19 +31,26 @@ def _drawable(strategy: GatingStrategy) -> list[Any]:
 def plot_gates(
     strategy: GatingStrategy,
     result: GatingResult,
-    events: FloatArray,
+    events: npt.NDArray[Any],
     channels: Sequence[str],
     spillover: Spillover | tuple[Sequence[str], FloatArray] | None = None,
     title: str = "",
     ax: Any = None,
+    scaling: Sequence[ChannelScale] | None = None,
 ) -> Any:
     """One panel per gate of one or two dimensions: the parent population as a density (2-D) or a histogram
     (1-D), on the gate's own (compensated, transformed) scale, with the gate outline and its % of parent.
-    With ``ax`` given, only the first gate is drawn on it. Returns the figure."""
+    With ``ax`` given, only the first gate is drawn on it. ``events`` are FCS scale values, or the values
+    as stored with ``scaling`` (as for :func:`~secretome.analysis.flow.gating.apply_strategy`); only the
+    parents' values of the drawn dimensions are computed. Returns the figure."""
     from matplotlib.figure import Figure
 
     gates = _drawable(strategy)
-    table = EventTable(strategy, np.asarray(events, dtype=np.float64), channels, file_spillover(spillover))
+    if ax is not None:
+        gates = gates[:1]
+    reads: list[Read] = [(gate.parent, d) for gate in gates for d in gate.dimensions]
+    values, _ = read_populations(strategy, events, channels, spillover, result.membership, reads, scaling)
+    by_read = iter(values)
     if ax is None:
         columns = min(max(len(gates), 1), 3)
         rows = max(math.ceil(len(gates) / columns), 1)
@@ -50,9 +59,7 @@ def plot_gates(
     else:
         figure, axes = ax.figure, [ax]
     for axis, gate in zip(axes, gates, strict=False):
-        parent = result.membership.get(gate.parent) if gate.parent else None
-        keep = parent if parent is not None else np.ones(table.events.shape[0], dtype=bool)
-        columns_ = [table.column(d)[keep] for d in gate.dimensions]
+        columns_ = [next(by_read) for _ in gate.dimensions]
         node = gate.quadrants[0].id if isinstance(gate, QuadrantGate) else gate.id
         share = result.count(node).percent_of_parent
         if len(columns_) == 2:

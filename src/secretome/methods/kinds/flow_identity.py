@@ -262,7 +262,16 @@ def _tubes(item: MethodInput) -> list[tuple[Tube, str]]:
         sample = (keywords.get("src") or keywords.get("smno") or "").strip()
         tubes.append(
             (
-                Tube(name, data_set.scaled(), data_set.channels, data_set.spillover, data_set.event_count),
+                # The events as stored (a view of the file's bytes where they are native): the panel
+                # scales only what it reads.
+                Tube(
+                    name,
+                    data_set.events,
+                    data_set.channels,
+                    data_set.spillover,
+                    data_set.event_count,
+                    data_set.scaling(),
+                ),
                 sample,
             )
         )
@@ -281,7 +290,13 @@ def _plots(
         for name in controls[:1]:
             tube = tubes[name][0]
             figure = plot_gates(
-                strategy, result.tubes[name], tube.events, tube.channels, tube.spillover, f"{lot}: {name}"
+                strategy,
+                result.tubes[name],
+                tube.events,
+                tube.channels,
+                tube.spillover,
+                f"{lot}: {name}",
+                scaling=tube.scaling,
             )
             plots.append((f"{lot}: gating of {name}", _svg(figure)))
         plots.append(

@@ -37,14 +37,7 @@ from secretome.analysis.assays.proliferation import (
     undivided_position,
 )
 from secretome.analysis.assays.tcell import analyse_suppression
-from secretome.analysis.flow.gating import (
-    FCS,
-    UNCOMPENSATED,
-    Dimension,
-    EventTable,
-    apply_strategy,
-    file_spillover,
-)
+from secretome.analysis.flow.gating import FCS, UNCOMPENSATED, Dimension, apply_strategy
 from secretome.domain.plate_layout import WellRole
 from secretome.instruments.flow import read_fcs_data_sets
 from secretome.instruments.gating_ml import parse_gating_ml
@@ -217,17 +210,22 @@ def _tubes(
                 raise ValueError(
                     f"{item.filename}: channel {checked['channel']!r} is neither a $PnN nor a $PnS of the file"
                 )
-        events = data_set.scaled()
+        population = checked["population"]
         try:
+            # The events as stored: the dye channel's population values are kept while each block is
+            # gated, with no scaled copy of the tube.
             gating = apply_strategy(
-                strategy, events, data_set.channels, data_set.spillover, data_set.event_count
+                strategy,
+                data_set.events,
+                data_set.channels,
+                data_set.spillover,
+                data_set.event_count,
+                scaling=data_set.scaling(),
+                reads=[(population, Dimension(channel, checked["compensation"]))],
             )
         except ValueError as exc:
             raise ValueError(f"{item.filename}: {exc}") from None
-        inside = gating.membership[checked["population"]]
-        table = EventTable(strategy, events, data_set.channels, file_spillover(data_set.spillover))
-        table.extra_names = {channel}
-        values = table.column(Dimension(channel, checked["compensation"]))[inside]
+        (values,) = gating.values
         tubes.append(
             _Tube(
                 key,
@@ -236,10 +234,10 @@ def _tubes(
                 condition[1],
                 condition[0],
                 condition[2],
-                np.asarray(values, dtype=np.float64),
-                int(inside.sum()),
+                values,
+                gating.count(population).count,
                 gating.total,
-                tuple(dict.fromkeys((*data_set.warnings, *gating.warnings, *table.warnings))),
+                tuple(dict.fromkeys((*data_set.warnings, *gating.warnings, *gating.value_warnings))),
             )
         )
     return tubes
