@@ -12,13 +12,16 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from secretome.analysis.assays.proliferation import indices_from_counts
+from secretome.analysis.assays.proliferation import ProliferationModel, brightest_peak, indices_from_counts
+from secretome.analysis.flow.gating import Dimension, EventTable, apply_strategy
 from secretome.cli import app
 from secretome.demo.cfse_files import (
     RESPONDING_STIMULATED,
     cfse_method_settings,
     suppression_files,
 )
+from secretome.instruments.flow import read_fcs_data_sets
+from secretome.instruments.gating_ml import parse_gating_ml
 
 
 def _run(*args: str) -> Any:
@@ -52,6 +55,33 @@ def test_a_gated_stimulated_tube_gives_the_modelled_percent_divided(experiment: 
     assert payload["percent_divided"] == pytest.approx(100 * RESPONDING_STIMULATED, abs=2.5)
     assert payload["undivided_source"] == "brightest peak"
     assert math.log2(payload["peak_intensity"]) == pytest.approx(math.log2(42000.0), abs=0.2)
+
+
+@pytest.mark.parametrize("gated", [True, False])
+def test_the_fit_equals_the_fit_of_a_scaled_copy_of_the_tube(experiment: Path, gated: bool) -> None:
+    # The command reads the events as stored; the procedure it replaced scaled a float64 copy of the whole
+    # tube, gated it and read the dye's column in the population. Both must give the same fit.
+    tube = experiment / "cfse_02_stimulated.fcs"
+    options = (
+        ["--gating", str(experiment / "strategy.xml"), "--compensation", "uncompensated"] if gated else []
+    )
+    result = _run(str(tube), *options, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+
+    data_set = read_fcs_data_sets(tube.read_bytes(), tube.name)[0]
+    events = data_set.scaled()
+    values = events[:, data_set.channels.index("FITC-A")]
+    if gated:
+        strategy = parse_gating_ml((experiment / "strategy.xml").read_bytes())
+        gating = apply_strategy(strategy, events, data_set.channels, data_set.spillover, data_set.event_count)
+        table = EventTable(strategy, events, data_set.channels, None)
+        table.extra_names = {"FITC-A"}
+        values = table.column(Dimension("FITC-A", "uncompensated"))[gating.membership["Live"]]
+    expected = ProliferationModel(8, 0.3).fit(values, brightest_peak(values), "FITC-A").to_dict()
+    assert payload["events"] == values.size
+    for key in ("percent_divided", "division_index", "proliferation_index", "peak_intensity"):
+        assert payload[key] == pytest.approx(expected[key], rel=1e-12), key
 
 
 def test_the_table_lists_generations_and_indices(experiment: Path) -> None:

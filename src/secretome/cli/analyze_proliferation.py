@@ -29,7 +29,7 @@ def _fcs_intensities(
     path: Path, channel: str | None, gating: Path | None, population: str | None, compensation: str
 ) -> tuple[np.ndarray[Any, np.dtype[np.float64]], str, dict[str, Any]]:
     """The dye channel's values of the (gated) events of the file's first data set."""
-    from secretome.analysis.flow.gating import Dimension, EventTable, apply_strategy, file_spillover
+    from secretome.analysis.flow.gating import Dimension, apply_strategy
     from secretome.instruments.flow import read_fcs_data_sets
     from secretome.instruments.gating_ml import parse_gating_ml
     from secretome.instruments.model import ReaderError
@@ -58,10 +58,12 @@ def _fcs_intensities(
                 f"(channels: {', '.join(data_set.channels)})"
             )
         channel = data_set.channels[data_set.labels.index(channel)]
-    events = data_set.scaled()
+    index = data_set.channels.index(channel)
     gated: dict[str, Any] = {"total": data_set.event_count, "population": None}
     if gating is None:
-        return events[:, data_set.channels.index(channel)], channel, gated
+        # Only the dye's column is scaled: no float64 copy of the whole tube.
+        column = np.array(data_set.events[:, index], dtype=np.float64)
+        return data_set.scaling()[index].apply(column), channel, gated
     try:
         strategy = parse_gating_ml(gating.read_bytes())
     except OSError as exc:
@@ -75,15 +77,26 @@ def _fcs_intensities(
             f"{gating}: --population {population!r} is not a gate of the strategy ({', '.join(populations)})"
         )
     try:
-        result = apply_strategy(strategy, events, data_set.channels, data_set.spillover, data_set.event_count)
-        table = EventTable(strategy, events, data_set.channels, file_spillover(data_set.spillover))
-        table.extra_names = {channel}
-        values = table.column(Dimension(channel, compensation))
+        # The events as stored, as the t-cell-suppression-flow kind gates them: the dye's values in the
+        # population are kept block by block while gating.
+        result = apply_strategy(
+            strategy,
+            data_set.events,
+            data_set.channels,
+            data_set.spillover,
+            data_set.event_count,
+            scaling=data_set.scaling(),
+            reads=[(population, Dimension(channel, compensation))],
+        )
     except (ValueError, KeyError) as exc:
         fail(f"{path}: {exc}")
-    inside = result.membership[population]
-    gated.update(population=population, count=int(inside.sum()), warnings=list(result.warnings))
-    return values[inside], channel, gated
+    (values,) = result.values
+    gated.update(
+        population=population,
+        count=result.count(population).count,
+        warnings=list(dict.fromkeys((*result.warnings, *result.value_warnings))),
+    )
+    return values, channel, gated
 
 
 def _csv_intensities(path: Path, column: str) -> np.ndarray[Any, np.dtype[np.float64]]:
