@@ -30,10 +30,12 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
-# pytest on SQLite always, and again on PostgreSQL when DATABASE_URL is set.
+# pytest on SQLite always, and again on PostgreSQL when DATABASE_URL is set; one worker per CPU
+# (pytest-xdist; each worker has its own test database). PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= auto
 pytest: $(STAMP)
-	env -u DATABASE_URL $(BIN)/pytest -q
-	@if [ -n "$$DATABASE_URL" ]; then echo "== pytest on PostgreSQL"; $(BIN)/pytest -q; fi
+	env -u DATABASE_URL $(BIN)/pytest -q -n $(PYTEST_WORKERS)
+	@if [ -n "$$DATABASE_URL" ]; then echo "== pytest on PostgreSQL"; $(BIN)/pytest -q -n $(PYTEST_WORKERS); fi
 
 test: lint typecheck contracts pytest
 
