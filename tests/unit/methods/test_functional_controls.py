@@ -435,3 +435,66 @@ def test_t_cell_suppression_flow_charts_the_controls_of_simulated_fcs_tubes() ->
     ctrl = found[("CTRL", "relative potency")]
     assert ctrl.value == pytest.approx(0.5, rel=0.15)
     assert found[(REFERENCE, "inhibition")].value == result["preparations"][REFERENCE]["inhibition_at"]
+
+
+def hplc_peaks(qc_high: float) -> MethodInput:
+    """An HPLC kynurenine peak table on an exact line (area = 120 + 1500 x uM): standards in duplicate, QC
+    injections QC-low (10 uM holding 10) and QC-high (40 uM nominal holding ``qc_high``), a lot at 24 uM."""
+    lines = ["Sample Name,Peak Name,Area"]
+    for level in KYNURENINE_STANDARDS:
+        lines += [f"std {level:g},Kynurenine,{120 + 1500 * level:.1f}"] * 2
+    lines += [f"QC-low,Kynurenine,{120 + 1500 * 10.0:.1f}"] * 2
+    lines += [f"QC-high,Kynurenine,{120 + 1500 * qc_high:.1f}"] * 2
+    lines += [f"{LOT},Kynurenine,{120 + 1500 * 24.0:.1f}"] * 2
+    content = ("\n".join(lines) + "\n").encode()
+    return MethodInput(7, "a" * 64, "peaks.csv", read(content, "peaks.csv"), None, content)
+
+
+HPLC_SETTINGS = {
+    **IDO_SETTINGS,
+    "standards": {f"std {level:g}": level for level in KYNURENINE_STANDARDS},
+    "chart_controls": True,
+}
+
+
+def test_hplc_qc_injections_are_read_back_and_charted_not_reported() -> None:
+    settings = {**HPLC_SETTINGS, "qc_samples": {"QC-low": 10, "QC-high": 40}}
+    outcome, result = analyse("ido-activity", hplc_peaks(46.0), settings)
+    # the QC injections are neither samples nor lots
+    assert [r.lot for r in outcome.reportables] == [LOT] and sorted(result["samples"]) == [LOT]
+    found = {(o.control, o.quantity): o for o in observe("ido-activity", result)}
+    assert sorted(found) == [
+        ("QC-high", "concentration"),
+        ("QC-high", "recovery"),
+        ("QC-low", "concentration"),
+        ("QC-low", "recovery"),
+    ]
+    # on an exact line the QC reads back what it holds: 46 / 40 = 115 %, 10 / 10 = 100 %
+    assert found[("QC-high", "concentration")].value == pytest.approx(46.0, rel=1e-9)
+    assert found[("QC-high", "recovery")].value == pytest.approx(115.0, rel=1e-9)
+    assert found[("QC-low", "recovery")].value == pytest.approx(100.0, rel=1e-9)
+    assert found[("QC-high", "recovery")].wells == ("QC-high", "QC-high")
+    assert all(o.within_limits for o in found.values())
+    _, far = analyse("ido-activity", hplc_peaks(52.0), settings)
+    high = next(o for o in observe("ido-activity", far) if (o.control, o.quantity) == ("QC-high", "recovery"))
+    assert high.value == pytest.approx(130.0, rel=1e-9) and high.within_limits is False
+
+
+def test_an_hplc_method_without_qc_samples_stores_what_it_stored_before() -> None:
+    _, result = analyse("ido-activity", hplc_peaks(40.0), HPLC_SETTINGS)
+    assert "qc_controls" not in result and "qc_samples" not in result["settings"]
+    # the QC injections are then samples like any other, as before the setting existed
+    assert sorted(result["samples"]) == sorted(["QC-high", "QC-low", LOT])
+
+
+@pytest.mark.parametrize(
+    ("qc_samples", "message"),
+    [
+        ({}, "qc_samples: must map HPLC QC sample names"),
+        ({"QC": 0}, "qc_samples: the nominal kynurenine of 'QC' must be a positive number"),
+        ({"std 25": 25}, "qc_samples: std 25 is named as a standard too"),
+    ],
+)
+def test_bad_qc_samples_are_refused_by_name(qc_samples: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        get_kind("ido-activity").check_settings({**HPLC_SETTINGS, "qc_samples": qc_samples})

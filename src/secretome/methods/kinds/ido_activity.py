@@ -8,8 +8,9 @@ conditioning (``culture: "lot"``: from the run context). See :mod:`secretome.ana
 
 Optional assay-control settings (:mod:`secretome.methods.controls`): with ``chart_controls: true`` a plate's
 kynurenine QC wells (layout role ``qc``, level = nominal uM) are read back off the curve and stored with
-their recovery (``qc_controls`` of the result; the method's ``recovery`` limits judge them);
-``control_preparations`` names samples run on every plate as controls (a reference lot's CM): charted, not
+their recovery (``qc_controls`` of the result; the method's ``recovery`` limits judge them), and so are an
+HPLC table's QC injections, named with their nominal uM in ``qc_samples`` (optional, no default; the
+injections it names are QC, never samples); ``control_preparations`` names samples run on every plate as controls (a reference lot's CM): charted, not
 reported as a lot.
 """
 
@@ -53,8 +54,21 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+def _check_qc_samples(value: Any) -> dict[str, float]:
+    if not isinstance(value, Mapping) or not value:
+        raise ValueError("qc_samples: must map HPLC QC sample names to their nominal kynurenine (uM)")
+    checked: dict[str, float] = {}
+    for sample, nominal in value.items():
+        if isinstance(nominal, bool) or not isinstance(nominal, int | float) or not nominal > 0:
+            raise ValueError(f"qc_samples: the nominal kynurenine of {sample!r} must be a positive number")
+        checked[str(sample)] = float(nominal)
+    return checked
+
+
 def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     rest, controls = control_settings(settings, preparations=True)
+    # Optional with no default, like the control keys: methods that name no QC injection complete as before.
+    qc_samples = rest.pop("qc_samples", None)
     checked = complete(rest, DEFAULTS, ("attribute",), "ido-activity")
     choice(checked, "model", ("linear", "4pl", "5pl"))
     choice(checked, "weighting", ("none", "1/y", "1/y^2", "1/x^2"))
@@ -79,13 +93,24 @@ def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
         recovery=(float(checked["recovery"][0]), float(checked["recovery"][1])),
         max_cv=float(checked["max_cv"]),
     )
+    if qc_samples is not None:
+        checked["qc_samples"] = _check_qc_samples(qc_samples)
+        both = sorted(set(checked["qc_samples"]) & set(checked["standards"]))
+        if both:
+            raise ValueError(f"qc_samples: {', '.join(both)} is named as a standard too")
     checked.update(controls)
     return checked
 
 
+#: QC name -> (nominal uM, [(well or injection, reading), ...]) of the usable QC readings.
+QcGroups = dict[str, tuple[float, list[tuple[str, float]]]]
+
+
 def _hplc_readings(
-    inp: MethodInput, settings: Mapping[str, Any], decisions: Decisions
+    inp: MethodInput, settings: Mapping[str, Any], decisions: Decisions, qc: QcGroups
 ) -> tuple[list[float], list[float], dict[str, list[tuple[float, list[float]]]], dict[str, str], list[str]]:
+    """The standards, the samples and, filled into ``qc``, the QC injections named in ``qc_samples``."""
+    qc_samples: Mapping[str, float] = settings.get("qc_samples") or {}
     quantity = settings["response"] or "peak area"
     peak = str(settings["peak"]).lower()
     standards: Mapping[str, float] = settings["standards"]
@@ -110,6 +135,8 @@ def _hplc_readings(
         if m.sample in standards:
             conc.append(float(standards[m.sample]))
             resp.append(m.value)
+        elif m.sample in qc_samples:
+            qc.setdefault(m.sample, (qc_samples[m.sample], []))[1].append((m.well or m.sample, m.value))
         else:
             dilution = float(settings["dilutions"].get(m.sample, settings["dilution"]))
             samples.setdefault(m.sample, {}).setdefault(dilution, []).append(m.value)
@@ -120,35 +147,33 @@ def _hplc_readings(
     return conc, resp, {s: sorted(d.items()) for s, d in samples.items()}, excluded, used
 
 
-def _qc_wells(inp: MethodInput, settings: Mapping[str, Any], decisions: Decisions) -> dict[str, list[Any]]:
+def _qc_wells(inp: MethodInput, settings: Mapping[str, Any], decisions: Decisions) -> QcGroups:
     """The plate's kynurenine QC wells by QC name (usable ones: not excluded, a finite reading)."""
     assert inp.layout is not None
-    groups: dict[str, list[Any]] = {}
+    groups: QcGroups = {}
     for well in _wells_from_layout(inp, _plate_responses(inp, settings), {"standards": {}}, "kynurenine"):
         key = f"{inp.import_id}:{_well_key(well.well)}"
         if well.role != "qc" or not well.level or decisions.excluded.get(key) or well.excluded:
             continue
         if math.isfinite(well.response):
-            groups.setdefault(well.sample, []).append(well)
+            entry = groups.setdefault(well.sample, (float(well.level), []))
+            entry[1].append((_well_key(well.well), well.response))
     return groups
 
 
-def _qc_controls(
-    inp: MethodInput, groups: Mapping[str, list[Any]], curve: Any, limits: Any
-) -> list[dict[str, Any]]:
+def _qc_controls(inp: MethodInput, groups: QcGroups, curve: Any, limits: Any) -> list[dict[str, Any]]:
     """Each QC's mean reading back-calculated off the kynurenine curve, its recovery against its nominal uM
     and the method's recovery limits (as the standard-curve kind judges its QC samples)."""
     low, high = float(limits[0]), float(limits[1])
     controls = []
-    for name, members in sorted(groups.items()):
-        nominal = float(members[0].level)
-        found = float(curve.concentration(float(np.mean([w.response for w in members]))))
+    for name, (nominal, members) in sorted(groups.items()):
+        found = float(curve.concentration(float(np.mean([reading for _, reading in members]))))
         recovery = 100.0 * found / nominal if math.isfinite(found) else None
         controls.append(
             {
                 "name": name,
                 "input": inp.import_id,
-                "wells": [_well_key(w.well) for w in members],
+                "wells": [where for where, _ in members],
                 "nominal": nominal,
                 "found": found if math.isfinite(found) else None,
                 "recovery": recovery,
@@ -207,8 +232,9 @@ class IdoActivityKind:
         if len(inputs) != 1:
             raise ValueError("inputs: the ido-activity kind analyses one plate or peak table at a time")
         inp = inputs[0]
+        qc: QcGroups = {}
         if inp.reading.family == "chromatography":
-            conc, resp, samples, excluded, used = _hplc_readings(inp, checked, decisions)
+            conc, resp, samples, excluded, used = _hplc_readings(inp, checked, decisions, qc)
         elif inp.reading.family == "plate_reader":
             conc, resp, samples, excluded, used = _plate_readings(inp, checked, decisions)
         else:
@@ -274,11 +300,13 @@ class IdoActivityKind:
                 )
             )
         payload = {"settings": checked, "lots": lots, **result.to_dict(), "decisions": decisions.to_dict()}
-        if checked.get("chart_controls") is True and inp.reading.family == "plate_reader":
-            # Only methods that chart their controls store the key, so runs stored before recompute as they were.
-            payload["qc_controls"] = _qc_controls(
-                inp, _qc_wells(inp, checked, decisions), result.curve, checked["recovery"]
-            )
+        plate = inp.reading.family == "plate_reader"
+        if checked.get("chart_controls") is True and (plate or "qc_samples" in checked):
+            # Only methods that chart their controls (and, for HPLC, name QC injections) store the key, so runs
+            # stored before recompute as they were.
+            if plate:
+                qc = _qc_wells(inp, checked, decisions)
+            payload["qc_controls"] = _qc_controls(inp, qc, result.curve, checked["recovery"])
         return KindOutcome(
             engine=ENGINE,
             result=json_ready(payload),
