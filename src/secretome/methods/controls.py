@@ -364,25 +364,33 @@ def _suppression(
     if facts.kind == "t-cell-suppression-flow":
         readout = str(result.get("readout", "percent_divided"))
         analyte, unit = readout.replace("_", " "), _READOUT_UNITS.get(readout, "")
-        wells = tuple(t["key"] for t in result.get("tubes", ()) if t.get("condition") == "stimulated")
+        tubes = result.get("tubes", ())
+        wells = {
+            c: tuple(t["key"] for t in tubes if t.get("condition") == c)
+            for c in ("stimulated", "unstimulated")
+        }
     else:
-        analyte, unit, wells = str(settings.get("response") or "proliferation"), "", ()
+        analyte, unit = str(settings.get("response") or "proliferation"), ""
+        wells = {"stimulated": (), "unstimulated": ()}
     found = []
     if _charts_controls(settings):
         stimulated = str(settings.get("stimulated", "stimulated"))
-        for quantity, value, quantity_unit in (
-            (RESPONSE, result.get("stimulated_mean"), unit),
-            (STIMULATION_INDEX, result.get("stimulation_index"), ""),
+        unstimulated = str(settings.get("unstimulated", "unstimulated"))
+        # The assay window: the stimulated response, the background of the unstimulated cells, and their ratio.
+        for control, condition, quantity, value, quantity_unit in (
+            (stimulated, "stimulated", RESPONSE, result.get("stimulated_mean"), unit),
+            (stimulated, "stimulated", STIMULATION_INDEX, result.get("stimulation_index"), ""),
+            (unstimulated, "unstimulated", RESPONSE, result.get("unstimulated_mean"), unit),
         ):
             found.append(
                 _observation(
                     facts,
-                    control=stimulated,
+                    control=control,
                     analyte=analyte,
                     quantity=quantity,
                     value=_number(value),
                     unit=quantity_unit,
-                    wells=wells,
+                    wells=wells[condition],
                 )
             )
         reference = result.get("reference")

@@ -190,12 +190,15 @@ def test_t_cell_suppression_charts_stimulated_window_reference_and_control_prepa
     assert list(found) == [
         ("stimulated", "response"),
         ("stimulated", "stimulation index"),
+        ("unstimulated", "response"),
         ("REF", "inhibition"),
         ("CTRL", "inhibition"),
         ("CTRL", "relative potency"),
     ]
     stimulated, unstimulated = result["stimulated"], result["unstimulated"]
     assert found[("stimulated", "response")].value == pytest.approx(np.mean(stimulated), rel=1e-12)
+    assert found[("unstimulated", "response")].value == pytest.approx(np.mean(unstimulated), rel=1e-12)
+    assert found[("unstimulated", "response")].value == pytest.approx(0.1, rel=1e-12)  # the background
     assert found[("stimulated", "stimulation index")].value == pytest.approx(
         np.mean(stimulated) / np.mean(unstimulated), rel=1e-12
     )
@@ -258,6 +261,7 @@ def test_t_cell_suppression_flow_charts_its_stimulated_tubes() -> None:
         "stimulated": [71.0, 73.5],
         "unstimulated": [4.0],
         "stimulated_mean": 72.25,
+        "unstimulated_mean": 4.0,
         "stimulation_index": 72.25 / 4.0,
         "preparations": {"REF": {"inhibition_at": 55.5}},
         "potency": None,
@@ -266,9 +270,10 @@ def test_t_cell_suppression_flow_charts_its_stimulated_tubes() -> None:
     assert [(o.control, o.analyte, o.quantity, o.value, o.unit) for o in found] == [
         ("stim", "percent divided", "response", 72.25, "%"),
         ("stim", "percent divided", "stimulation index", 72.25 / 4.0, ""),
+        ("unstimulated", "percent divided", "response", 4.0, "%"),
         ("REF", "cfse", "inhibition", 55.5, "%"),
     ]
-    assert found[0].wells == ("5:stim 1", "5:stim 2")
+    assert found[0].wells == ("5:stim 1", "5:stim 2") and found[2].wells == ("5:unstim",)
 
 
 # --- old methods: same stored result, no observations ------------------------------------------------------
@@ -378,7 +383,11 @@ def test_a_shifted_control_fires_nelson_1_on_exactly_the_shifted_run(
     values = []
     for run, z in enumerate(Z_SCORES, start=1):
         _, result = analyse(kind, make(target + z * sd), settings)
-        [obs] = [o for o in observe(kind, result, run) if o.quantity == quantity and o.control != "QC-low"]
+        [obs] = [
+            o
+            for o in observe(kind, result, run)
+            if o.quantity == quantity and o.control not in ("QC-low", "unstimulated")
+        ]
         values.append(obs.value)
     assert values == pytest.approx([target + z * sd for z in Z_SCORES], rel=1e-9)
     chart = levey_jennings(values, [f"R{i}" for i in range(1, 11)], [ControlLimitsSegment(0, target, sd)])
@@ -417,6 +426,7 @@ def test_t_cell_suppression_flow_charts_the_controls_of_simulated_fcs_tubes() ->
     assert list(found) == [
         ("stimulated", "response"),
         ("stimulated", "stimulation index"),
+        ("unstimulated", "response"),
         (REFERENCE, "inhibition"),
         ("CTRL", "inhibition"),
         ("CTRL", "relative potency"),
@@ -432,6 +442,9 @@ def test_t_cell_suppression_flow_charts_the_controls_of_simulated_fcs_tubes() ->
         np.mean(stimulated) / np.mean(unstimulated), rel=1e-12
     )
     assert len(response.wells) == len(stimulated) and all(w.startswith("2") for w in response.wells)
+    background = found[("unstimulated", "response")]
+    assert background.value == pytest.approx(np.mean(unstimulated), rel=1e-12)
+    assert len(background.wells) == len(unstimulated)
     ctrl = found[("CTRL", "relative potency")]
     assert ctrl.value == pytest.approx(0.5, rel=0.15)
     assert found[(REFERENCE, "inhibition")].value == result["preparations"][REFERENCE]["inhibition_at"]
