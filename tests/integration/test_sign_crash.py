@@ -2,7 +2,8 @@
 
 Each round starts a signing process, kills it at a random moment, then checks in fresh processes that every
 committed signature has its "sign" event and the lot state agrees with it, that ``secretome audit verify``
-passes (keyed chain and checkpoint) and that ``secretome doctor`` finds nothing lost. Bounded: fixed rounds.
+passes (keyed chain and checkpoint) and that ``secretome doctor`` finds nothing lost (at most the temporary
+file of a checkpoint write the kill interrupted). Bounded: fixed rounds.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ def test_kill_9_while_signing_never_leaves_a_signature_without_its_audit_event(s
         verified = _run([*SECRETOME, "audit", "verify", "--json"], site)
         assert verified.returncode == 0, verified.stdout + verified.stderr
         doctor = _run([*SECRETOME, "doctor", "--grace-seconds", "0", "--json"], site)
-        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+        assert doctor.returncode in (0, 1), doctor.stderr
+        # A kill during the atomic write of the audit checkpoint may leave its temporary file (reported as a
+        # partial write, removed by `doctor --repair`); anything else would be a loss.
+        problems = json.loads(doctor.stdout)["problems"]
+        assert [p for p in problems if p["code"] != "partial_write"] == [], problems
     assert report["signatures"] > 0, "no round got as far as a signature: the test proved nothing"
     assert Path(site["SECRETOME_HOME"]).exists()
