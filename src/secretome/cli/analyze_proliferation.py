@@ -29,7 +29,7 @@ def _fcs_intensities(
     path: Path, channel: str | None, gating: Path | None, population: str | None, compensation: str
 ) -> tuple[np.ndarray[Any, np.dtype[np.float64]], str, dict[str, Any]]:
     """The dye channel's values of the (gated) events of the file's first data set."""
-    from secretome.analysis.flow.gating import Dimension, apply_strategy
+    from secretome.analysis.flow.gating import Dimension
     from secretome.instruments.flow import read_fcs_data_sets
     from secretome.instruments.gating_ml import parse_gating_ml
     from secretome.instruments.model import ReaderError
@@ -79,15 +79,7 @@ def _fcs_intensities(
     try:
         # The events as stored, as the t-cell-suppression-flow kind gates them: the dye's values in the
         # population are kept block by block while gating.
-        result = apply_strategy(
-            strategy,
-            data_set.events,
-            data_set.channels,
-            data_set.spillover,
-            data_set.event_count,
-            scaling=data_set.scaling(),
-            reads=[(population, Dimension(channel, compensation))],
-        )
+        result = data_set.gate(strategy, reads=[(population, Dimension(channel, compensation))])
     except (ValueError, KeyError) as exc:
         fail(f"{path}: {exc}")
     (values,) = result.values

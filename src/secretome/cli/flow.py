@@ -58,7 +58,6 @@ def gate(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Gate FCS_FILE with the strategy: count, % of parent and % of total of every population."""
-    from secretome.analysis.flow.gating import apply_strategy
     from secretome.instruments.flow import read_fcs_data_sets
     from secretome.instruments.model import ReaderError
 
@@ -72,14 +71,7 @@ def gate(
     chosen = data_sets[data_set - 1]
     try:
         # The events as stored with their scales: only the columns and events the gates read are scaled.
-        result = apply_strategy(
-            strategy,
-            chosen.events,
-            chosen.channels,
-            chosen.spillover,
-            chosen.event_count,
-            scaling=chosen.scaling(),
-        )
+        result = chosen.gate(strategy)
     except ValueError as exc:
         fail(f"{fcs_file}: {exc}")
     payload = {

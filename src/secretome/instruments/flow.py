@@ -15,13 +15,14 @@ import io
 import math
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from secretome.analysis.flow.gating import GatingResult, GatingStrategy, Read, apply_strategy
 from secretome.analysis.flow.scale import ChannelScale
 from secretome.instruments.formats import FileFormat
 from secretome.instruments.model import EventMatrix, InstrumentReading, Measurement, ReaderError
@@ -93,6 +94,22 @@ class FcsDataSet:
             gain = _float(self.keywords.get(f"p{index}g", ""), 1.0)
             scales.append(ChannelScale(gain=gain) if gain not in (0.0, 1.0) else ChannelScale())
         return tuple(scales)
+
+    def gate(self, strategy: GatingStrategy, reads: Sequence[Read] = ()) -> GatingResult:
+        """Gate the events as stored, with the file's spillover and :meth:`scaling`.
+
+        Only the columns and events the gates (and ``reads``) need are scaled: no scaled copy of the data
+        set is made. See :func:`secretome.analysis.flow.gating.apply_strategy`.
+        """
+        return apply_strategy(
+            strategy,
+            self.events,
+            self.channels,
+            self.spillover,
+            self.event_count,
+            scaling=self.scaling(),
+            reads=reads,
+        )
 
     def compensated(self) -> npt.NDArray[np.float64]:
         """The events with the file's spillover matrix applied (``flowutils``); as read when there is none."""

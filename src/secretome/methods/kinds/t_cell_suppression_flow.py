@@ -37,7 +37,7 @@ from secretome.analysis.assays.proliferation import (
     undivided_position,
 )
 from secretome.analysis.assays.tcell import analyse_suppression
-from secretome.analysis.flow.gating import FCS, UNCOMPENSATED, Dimension, apply_strategy
+from secretome.analysis.flow.gating import FCS, UNCOMPENSATED, Dimension
 from secretome.domain.plate_layout import WellRole
 from secretome.instruments.flow import read_fcs_data_sets
 from secretome.instruments.gating_ml import parse_gating_ml
@@ -214,14 +214,8 @@ def _tubes(
         try:
             # The events as stored: the dye channel's population values are kept while each block is
             # gated, with no scaled copy of the tube.
-            gating = apply_strategy(
-                strategy,
-                data_set.events,
-                data_set.channels,
-                data_set.spillover,
-                data_set.event_count,
-                scaling=data_set.scaling(),
-                reads=[(population, Dimension(channel, checked["compensation"]))],
+            gating = data_set.gate(
+                strategy, reads=[(population, Dimension(channel, checked["compensation"]))]
             )
         except ValueError as exc:
             raise ValueError(f"{item.filename}: {exc}") from None
