@@ -21,7 +21,8 @@ from secretome.instruments import (
 )
 from secretome.instruments.formats import FileFormat, head_text
 from secretome.instruments.limits import DEFAULT_LIMITS, InputLimits, check_input
-from secretome.instruments.model import InstrumentReading, ReaderError
+from secretome.instruments.model import NUL, InstrumentReading, ReaderError
+from secretome.instruments.model import without_nul as without_nul_text
 
 #: Every supported format, in detection order.
 FORMATS: tuple[FileFormat, ...] = (
@@ -85,13 +86,12 @@ def read(
     return without_nul(chosen.read(content, filename))
 
 
-_NUL = "\x00"
 _TEXT_FIELDS = ("instrument", "serial_number", "software", "software_version")
 
 
 def _clean(value: Any) -> Any:
     if isinstance(value, str):
-        return value.rstrip(_NUL).replace(_NUL, "\ufffd")
+        return without_nul_text(value)
     if isinstance(value, dict):
         return {_clean(key): _clean(member) for key, member in value.items()}
     if isinstance(value, list | tuple):
@@ -101,7 +101,7 @@ def _clean(value: Any) -> Any:
 
 def _holds_nul(value: Any) -> bool:
     if isinstance(value, str):
-        return _NUL in value
+        return NUL in value
     if isinstance(value, dict):
         return any(_holds_nul(key) or _holds_nul(member) for key, member in value.items())
     if isinstance(value, list | tuple):

@@ -25,7 +25,14 @@ import numpy.typing as npt
 from secretome.analysis.flow.gating import GatingResult, GatingStrategy, Read, apply_strategy
 from secretome.analysis.flow.scale import ChannelScale
 from secretome.instruments.formats import FileFormat
-from secretome.instruments.model import EventMatrix, InstrumentReading, Measurement, ReaderError
+from secretome.instruments.model import (
+    NUL,
+    EventMatrix,
+    InstrumentReading,
+    Measurement,
+    ReaderError,
+    without_nul,
+)
 
 FAMILY = "flow"
 FCS_READER_VERSION = "1.1"
@@ -194,15 +201,13 @@ def _without_nul(keywords: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     """The TEXT keywords with NUL characters removed, and the keywords that held them.
 
     Some cytometers pad keyword values with NUL. No keyword means anything by a NUL, and a database (PostgreSQL)
-    cannot hold one in text, so trailing NULs are padding and dropped; any other NUL becomes U+FFFD, the mark of
-    a character that could not be shown, so the value still says something was there.
+    cannot hold one in text: :func:`~secretome.instruments.model.without_nul`.
     """
     cleaned: dict[str, str] = {}
     touched: list[str] = []
     for key, value in keywords.items():
-        if "\x00" in key or "\x00" in value:
-            key = key.rstrip("\x00").replace("\x00", "\ufffd")
-            value = value.rstrip("\x00").replace("\x00", "\ufffd")
+        if NUL in key or NUL in value:
+            key, value = without_nul(key), without_nul(value)
             touched.append("$" + key.upper())
         cleaned[key] = value
     return cleaned, touched

@@ -36,6 +36,16 @@ MAX_PROBLEM_CHARS = 1000
 MAX_FILENAME_CHARS = 120
 
 
+#: The character no stored text may hold (PostgreSQL cannot), and what stands for one inside a value.
+NUL = "\x00"
+
+
+def without_nul(text: str) -> str:
+    """``text`` without NUL: trailing ones are padding and dropped, any other becomes U+FFFD, the mark of a
+    character that could not be shown, so the value still says something was there."""
+    return text.rstrip(NUL).replace(NUL, "\ufffd") if NUL in text else text
+
+
 def _cap(text: str, limit: int) -> str:
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
