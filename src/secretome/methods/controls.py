@@ -299,7 +299,9 @@ def _charts_controls(settings: Mapping[str, Any]) -> bool:
     return settings.get("chart_controls") is True
 
 
-def _declared(settings: Mapping[str, Any]) -> list[str]:
+def declared_controls(settings: Mapping[str, Any]) -> list[str]:
+    """The preparations a method's settings declare as assay controls (``control_preparations``): charted,
+    never reported as a lot. Settings stored before the key existed declare none."""
     return [str(name) for name in settings.get("control_preparations") or ()]
 
 
@@ -356,7 +358,7 @@ def _potency_of(result: Mapping[str, Any], preparation: str) -> Mapping[str, Any
 def _suppression(
     facts: RunFacts, result: Mapping[str, Any], settings: Mapping[str, Any]
 ) -> list[ControlObservation]:
-    declared = _declared(settings)
+    declared = declared_controls(settings)
     if not _charts_controls(settings) and not declared:
         return []
     attribute = str(settings.get("attribute", ""))
@@ -454,7 +456,7 @@ def _ido(facts: RunFacts, result: Mapping[str, Any], settings: Mapping[str, Any]
         )
     samples: Mapping[str, Any] = result.get("samples") or {}
     activity = settings.get("report", "activity") == "activity"
-    for name in _declared(settings):
+    for name in declared_controls(settings):
         if name not in samples:
             continue
         measured = samples[name].get("activity" if activity else "kynurenine_um") or {}

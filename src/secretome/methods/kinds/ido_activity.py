@@ -26,7 +26,7 @@ from secretome.analysis.assays.ido import ACTIVITY_UNIT, analyse_ido
 from secretome.analysis.doseresponse import QuantitationRules
 from secretome.analysis.panels import BELOW_LLOQ_RULES
 from secretome.methods.base import Decisions, KindOutcome, MethodInput, Reportable, RunContext
-from secretome.methods.controls import control_settings
+from secretome.methods.controls import control_settings, declared_controls
 from secretome.methods.kinds._common import choice, complete, json_ready, lot_for, positive, text
 from secretome.methods.kinds._plots import svg
 from secretome.methods.kinds.standard_curve import _plate_responses, _well_key, _wells_from_layout
@@ -244,8 +244,7 @@ class IdoActivityKind:
         if not samples:
             raise ValueError(f"inputs: {inp.label} has no sample besides the standards")
         names = sorted(samples)
-        # Declared controls are charted, not reported; settings stored before the key existed declare none.
-        declared = set(checked.get("control_preparations", ()))
+        declared = set(declared_controls(checked))
         candidates = [name for name in names if name not in declared]
         lots = {name: lot_for(name, candidates, context) for name in names}
         volume: dict[str, float] = {}

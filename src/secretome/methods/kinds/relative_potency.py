@@ -15,6 +15,7 @@ from secretome.analysis.potency import (
 )
 from secretome.domain.plate_layout import layout_tables
 from secretome.methods.base import Decisions, KindOutcome, MethodInput, Reportable, RunContext, json_number
+from secretome.methods.controls import declared_controls
 from secretome.methods.registry import register
 from secretome.methods.svg import figure_svg
 
@@ -115,8 +116,7 @@ class RelativePotencyKind:
         reference = str(settings["reference"])
         if reference not in table.preparation:
             raise ValueError(f"reference: no preparation {reference!r} on the plate layout")
-        # Stored settings of methods approved before assay controls existed lack the key: none is a control.
-        declared = [str(c) for c in settings.get("control_preparations", ())]
+        declared = declared_controls(settings)
         on_plate = {p for p in table.preparation if p != reference}
         controls = [c for c in declared if c in on_plate]
         tests = sorted(on_plate - set(controls))

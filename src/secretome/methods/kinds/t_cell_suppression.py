@@ -7,7 +7,8 @@ of % divided cells) with a plate layout: test preparations (role ``test``, named
 relative potency against the reference (parallel-curve engine). See :mod:`secretome.analysis.assays.tcell`.
 
 Optional assay-control settings (:mod:`secretome.methods.controls`): ``chart_controls: true`` charts the
-stimulated control's readout, the stimulation index and the reference's % inhibition at ``report_dose``;
+stimulated control's readout, the stimulation index, the unstimulated background and the reference's %
+inhibition at ``report_dose``;
 ``control_preparations`` names preparations run on every plate as controls (charted, never reported as a lot).
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 from secretome.analysis.assays.tcell import analyse_suppression
 from secretome.domain.plate_layout import WellRole
 from secretome.methods.base import Decisions, KindOutcome, MethodInput, Reportable, RunContext
-from secretome.methods.controls import control_settings
+from secretome.methods.controls import control_settings, declared_controls
 from secretome.methods.kinds._common import choice, complete, json_ready, lot_for, positive, text
 from secretome.methods.kinds._plots import quiet_log_axis, svg
 from secretome.methods.kinds.standard_curve import _plate_responses
@@ -124,8 +125,7 @@ class TCellSuppressionKind:
             report_dose=checked["report_dose"],
             model=checked["model"],
         )
-        # Declared controls are charted, not reported; settings stored before the key existed declare none.
-        declared = set(checked.get("control_preparations", ()))
+        declared = set(declared_controls(checked))
         tests = sorted(name for name in preparations if name != reference and name not in declared)
         reportables: list[Reportable] = []
         for name in tests:

@@ -42,7 +42,7 @@ from secretome.domain.plate_layout import WellRole
 from secretome.instruments.flow import read_fcs_data_sets
 from secretome.instruments.gating_ml import parse_gating_ml
 from secretome.methods.base import Decisions, KindOutcome, MethodInput, Reportable, RunContext
-from secretome.methods.controls import control_settings
+from secretome.methods.controls import control_settings, declared_controls
 from secretome.methods.kinds._common import choice, complete, json_ready, lot_for, positive, text
 from secretome.methods.kinds._plots import quiet_log_axis, svg
 from secretome.methods.registry import register
@@ -365,8 +365,7 @@ def _reportables(
     controls: list[str],
     context: RunContext,
 ) -> list[Reportable]:
-    # Declared controls are charted, not reported; settings stored before the key existed declare none.
-    declared = set(checked.get("control_preparations", ()))
+    declared = set(declared_controls(checked))
     tests = sorted(name for name in result.preparations if name != reference and name not in declared)
     reportables: list[Reportable] = []
     for name in tests:
